@@ -1,0 +1,34 @@
+# The two entry points of README.md. Each bootstraps .venv on first use.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+# torch and torchvision must be a matching pair (torchvision pins the torch it was built for).
+TORCH        := torch==2.14.1
+TORCHVISION  := torchvision==0.29.2
+FACENET      := facenet-pytorch==2.6.0
+CORES   ?= 2
+
+.PHONY: demo test test-fast lint clean-demo
+
+$(BIN)/.installed: pyproject.toml Makefile
+	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH) $(TORCHVISION)
+	$(BIN)/python -m pip install -q --no-deps $(FACENET)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES) results/tables/accuracy.md
+	@echo "tables: results/tables/accuracy.md results/tables/balanced_accuracy.md results/tables/summary.csv"
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow and not slurm"
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+	$(BIN)/snakefmt --check Snakefile workflow/rules

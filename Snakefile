@@ -1,0 +1,25 @@
+# ferbench: raw data -> aligned faces -> label tables -> splits -> one training job per
+# (model, dataset, iteration) -> benchmark tables. See README.md and docs/design.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/datasets.yaml"
+configfile: "config/models.yaml"
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/align.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        TABLES,
+    default_target: True

@@ -1,0 +1,1 @@
+"""ferbench: a reproducible benchmarking workflow for facial expression recognition."""

@@ -1,0 +1,250 @@
+"""Face alignment: batched MTCNN (facenet-pytorch) and a 5-point similarity transform.
+
+For each record: decode (``ferbench.images``), crop the dataset's own box if it has one (ExpW,
+AffectNet), detect with MTCNN in batches of equal-sized images, keep the most confident face, and warp
+its 5 landmarks onto a fixed template at the configured output size. Images with no face follow the
+configured policy (``center`` crop fallback or ``exclude``); either way it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+from PIL import Image
+from skimage.transform import SimilarityTransform
+from tqdm import tqdm
+
+from .datasets.base import SourceRecord
+from .images import ImageRejected
+from .io import write_with
+from .schemas import ALIGNMENT
+
+# The 5-point template (eye centres, nose tip, mouth corners) of the widely used 112×112 ArcFace
+# alignment, scaled to the output size. ``zoom`` < 1 leaves more context around the face.
+TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+
+NO_FACE = "no_face_detected"
+
+
+def template(size: int, zoom: float = 1.0) -> np.ndarray:
+    centre = np.array([56.0, 56.0])
+    return ((TEMPLATE_112 - centre) * zoom + centre) * (size / 112.0)
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    size: int = 224
+    zoom: float = 0.9
+    no_face: str = "center"  # "center" (centre-crop fallback) or "exclude"
+    batch_size: int = 32
+    min_detect_side: int = 160  # small images (48 px CK+/FER) are upscaled before detection
+    pad: float = 0.15  # border added before detection: MTCNN misses faces that fill the frame
+    box_margin: float = 0.2  # context kept around a dataset-provided box before detection
+    skip_prealigned: bool = False  # trust datasets that ship aligned faces (resize only)
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+
+    def __post_init__(self) -> None:
+        if self.no_face not in ("center", "exclude"):
+            raise ValueError(f"align.no_face must be 'center' or 'exclude', got {self.no_face!r}")
+
+
+@dataclass
+class Aligned:
+    """The outcome for one record: an aligned image, or the reason it was excluded."""
+
+    image_id: str
+    image: np.ndarray | None = None
+    method: str = ""  # mtcnn | center_fallback | prealigned
+    score: float | None = None
+    box: tuple[float, ...] | None = None  # in source pixels (after the dataset's crop)
+    landmarks: tuple[float, ...] | None = None  # 5 (x, y) in source pixels, flattened
+    aligned_landmarks: tuple[float, ...] | None = None  # the same points in the aligned image
+    reason: str = ""
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def kept(self) -> bool:
+        return self.image is not None
+
+
+def crop_box(img: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray:
+    """Crop (left, top, right, bottom) widened by ``margin`` of its size, clamped to the image."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    l = int(max(0, np.floor(left - margin * w)))
+    t = int(max(0, np.floor(top - margin * h)))
+    r = int(min(img.shape[1], np.ceil(right + margin * w)))
+    b = int(min(img.shape[0], np.ceil(bottom + margin * h)))
+    if r <= l or b <= t:
+        raise ImageRejected("empty_box", f"box {tuple(box)} lies outside a {img.shape[1]}x{img.shape[0]} image")
+    return img[t:b, l:r]
+
+
+def warp_to_template(img: np.ndarray, points: np.ndarray, size: int, zoom: float) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity transform of the 5 ``points`` onto the template; returns image and moved points."""
+    dst = template(size, zoom)
+    tform = SimilarityTransform.from_estimate(points, dst)
+    if not tform:
+        raise ValueError("degenerate landmarks")
+    inv = np.linalg.inv(tform.params)  # PIL wants output -> input
+    coeffs = tuple(inv[0].tolist() + inv[1].tolist())
+    out = Image.fromarray(img).transform((size, size), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
+    return np.asarray(out), tform(points)
+
+
+def center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(h, w)
+    t, l = (h - s) // 2, (w - s) // 2
+    return np.asarray(Image.fromarray(img[t : t + s, l : l + s]).resize((size, size), Image.Resampling.BILINEAR))
+
+
+class FaceAligner:
+    def __init__(self, config: AlignConfig, device: str | torch.device = "cpu"):
+        from facenet_pytorch import MTCNN  # heavy import, only where detection happens
+
+        self.cfg = config
+        self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
+
+    def _detection_input(self, img: np.ndarray) -> tuple[np.ndarray, float, int]:
+        """Upscale small images and pad the border; returns the image, its scale and padding."""
+        h, w = img.shape[:2]
+        scale = max(1.0, self.cfg.min_detect_side / min(h, w))
+        if scale > 1.0:
+            img = np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR))
+        pad = int(round(self.cfg.pad * max(img.shape[:2])))
+        if pad:
+            img = np.pad(img, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        return img, scale, pad
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, float, np.ndarray] | None]:
+        """Best face (box, score, 5 landmarks) per image in source coordinates, or None.
+
+        Images are grouped by shape because MTCNN batches only equal-sized images.
+        """
+        prepared = [self._detection_input(im) for im in images]
+        results: list = [None] * len(images)
+        groups: dict[tuple, list[int]] = {}
+        for i, (im, _, _) in enumerate(prepared):
+            groups.setdefault(im.shape, []).append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), self.cfg.batch_size):
+                chunk = idx[start : start + self.cfg.batch_size]
+                batch = np.stack([prepared[i][0] for i in chunk])
+                with torch.inference_mode():
+                    boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+                for i, b, p, pts in zip(chunk, boxes, probs, points):
+                    if b is None or len(b) == 0:
+                        continue
+                    best = int(np.argmax(p))
+                    _, scale, pad = prepared[i]
+                    box = (np.asarray(b[best], dtype=np.float64) - pad) / scale
+                    lm = (np.asarray(pts[best], dtype=np.float64) - pad) / scale
+                    results[i] = (box, float(p[best]), lm)
+        return results
+
+    def align_batch(self, records: Sequence[SourceRecord]) -> list[Aligned]:
+        cfg = self.cfg
+        out: list[Aligned] = []
+        to_detect: list[tuple[int, np.ndarray]] = []
+        for rec in records:
+            a = Aligned(rec.image_id)
+            out.append(a)
+            try:
+                img = rec.load()
+                if rec.box is not None:
+                    img = crop_box(img, rec.box, cfg.box_margin)
+            except ImageRejected as e:
+                a.reason, a.detail = e.reason, e.detail
+                continue
+            if rec.aligned and cfg.skip_prealigned:
+                a.image = center_crop(img, cfg.size)
+                a.method = "prealigned"
+                a.aligned_landmarks = tuple(template(cfg.size, cfg.zoom).ravel().tolist())
+                continue
+            to_detect.append((len(out) - 1, img))
+        found = self.detect([img for _, img in to_detect])
+        for (k, img), det in zip(to_detect, found):
+            a = out[k]
+            if det is not None:
+                box, score, lm = det
+                try:
+                    a.image, moved = warp_to_template(img, lm, cfg.size, cfg.zoom)
+                except ValueError:
+                    det = None
+                else:
+                    a.method, a.score = "mtcnn", score
+                    a.box, a.landmarks = tuple(box.tolist()), tuple(lm.ravel().tolist())
+                    a.aligned_landmarks = tuple(np.asarray(moved).ravel().tolist())
+            if det is None:
+                if cfg.no_face == "exclude":
+                    a.reason, a.detail = NO_FACE, "MTCNN found no face"
+                else:
+                    a.image, a.method = center_crop(img, cfg.size), "center_fallback"
+        return out
+
+    def align(self, records: Iterable[SourceRecord], total: int | None = None, desc: str = "align") -> Iterator[Aligned]:
+        """Align every record, in order, in batches, with a progress bar."""
+        buf: list[SourceRecord] = []
+        with tqdm(total=total, desc=desc, unit="img", mininterval=2.0) as bar:
+            for rec in records:
+                buf.append(rec)
+                if len(buf) == self.cfg.batch_size:
+                    yield from self.align_batch(buf)
+                    bar.update(len(buf))
+                    buf = []
+            if buf:
+                yield from self.align_batch(buf)
+                bar.update(len(buf))
+
+
+def _safe_name(image_id: str) -> str:
+    """Aligned file name for an id: ids may contain folders (kept) but never escape upwards."""
+    parts = [p for p in image_id.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts)
+
+
+def align_dataset(
+    records: Sequence[SourceRecord],
+    results_dir: str | Path,
+    images_subdir: str,
+    cfg: AlignConfig,
+    image_format: str = "jpg",
+    device: str = "cpu",
+    desc: str = "align",
+) -> pa.Table:
+    """Align ``records``, write each kept face under ``results_dir/images_subdir``; return the table.
+
+    The returned ``pyarrow.Table`` (schema ``ALIGNMENT``) has one row per record, kept or not.
+    """
+    results_dir = Path(results_dir)
+    rows = {name: [] for name in ALIGNMENT.names}
+    aligner = FaceAligner(cfg, device=device)
+    save_kw = {"quality": 95} if image_format in ("jpg", "jpeg") else {}
+    for a in aligner.align(records, total=len(records), desc=desc):
+        rel = None
+        if a.kept:
+            rel = f"{images_subdir}/{_safe_name(a.image_id)}.{image_format}"
+            write_with(results_dir / rel, lambda p, im=a.image: Image.fromarray(im).save(p, format=_PIL_FORMAT[image_format], **save_kw))
+        rows["image_id"].append(a.image_id)
+        rows["path"].append(rel)
+        rows["method"].append(a.method or None)
+        rows["detected"].append(a.method == "mtcnn")
+        rows["score"].append(a.score)
+        rows["box"].append(list(a.box) if a.box else None)
+        rows["landmarks"].append(list(a.landmarks) if a.landmarks else None)
+        rows["aligned_landmarks"].append(list(a.aligned_landmarks) if a.aligned_landmarks else None)
+        rows["reason"].append(a.reason or None)
+        rows["detail"].append(a.detail or None)
+    return pa.table(rows, schema=ALIGNMENT)
+
+
+_PIL_FORMAT = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG"}

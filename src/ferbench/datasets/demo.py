@@ -1,0 +1,140 @@
+"""The embedded demo dataset: expressions synthesised from one public-domain portrait.
+
+The NASA astronaut portrait that scikit-image ships (``skimage.data.astronaut()``, Eileen Collins,
+public domain) is warped with landmark-driven piecewise-affine transforms into five expression classes,
+then placed on random backgrounds with random rotation, scale, translation, flips, colour and
+brightness jitter and noise, so that MTCNN has real detection and alignment work to do. Everything is
+deterministic from one seed. The result is written in the generic ``folder`` layout
+(``{class}/{image_id}.png``), so the demo goes through the same adapter as a user's own data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+from skimage.transform import AffineTransform, PiecewiseAffineTransform, warp
+
+from ..io import write_with, write_json
+
+CLASSES = ("neutral", "happy", "sad", "surprise", "angry")
+
+# Landmarks of the portrait's face in ``astronaut()`` pixels (x, y), measured once with MTCNN and by eye.
+_EYE_L, _EYE_R = (205.0, 102.0), (247.0, 104.0)
+_MOUTH_L, _MOUTH_R = (202.0, 139.0), (245.0, 142.0)
+_MOUTH_TOP, _MOUTH_BOTTOM = (224.0, 136.0), (224.0, 147.0)
+_BROW_L_IN, _BROW_L_OUT = (215.0, 90.0), (196.0, 91.0)
+_BROW_R_IN, _BROW_R_OUT = (236.0, 91.0), (256.0, 93.0)
+_FACE_BOX = (165.0, 40.0, 285.0, 200.0)  # generous crop around the head (left, top, right, bottom)
+# Only this top-left window of the portrait is ever warped (the rest is shoulders and background).
+_CROP_RIGHT, _CROP_BOTTOM = 340, 270
+
+_CONTROL = np.array(
+    [_MOUTH_L, _MOUTH_R, _MOUTH_TOP, _MOUTH_BOTTOM, _BROW_L_IN, _BROW_L_OUT, _BROW_R_IN, _BROW_R_OUT,
+     _EYE_L, _EYE_R, (225.0, 129.0)]
+)
+# Displacements (dx, dy) of each control point per class, in source pixels at full intensity.
+_MOVES = {
+    "neutral": {},
+    "happy": {0: (-8, -12), 1: (8, -12), 3: (0, 4)},
+    "sad": {0: (3, 12), 1: (-3, 12), 4: (0, -8), 6: (0, -8), 5: (0, 5), 7: (0, 5)},
+    "surprise": {3: (0, 18), 0: (4, 4), 1: (-4, 4), 4: (0, -11), 5: (0, -11), 6: (0, -11), 7: (0, -11)},
+    "angry": {4: (5, 12), 6: (-5, 12), 5: (0, 6), 7: (0, 6), 0: (4, 2), 1: (-4, 2), 3: (0, -4)},
+}
+
+
+def _anchor_grid() -> np.ndarray:
+    """Fixed points that pin the warp outside the face (a grid around and at the crop border)."""
+    left, top, right, bottom = _FACE_BOX
+    xs, ys = np.linspace(left - 40, right + 40, 7), np.linspace(top - 40, bottom + 40, 7)
+    grid = np.array([(x, y) for x in xs for y in ys])
+    # keep only anchors that are not too close to a moving landmark
+    dist = np.linalg.norm(grid[:, None] - _CONTROL[None], axis=-1).min(axis=1)
+    return grid[dist > 25]
+
+
+def expression_warp(image: np.ndarray, label: str, intensity: float) -> np.ndarray:
+    """Move the class's landmarks by ``intensity`` × their displacement with a piecewise-affine warp."""
+    moves = _MOVES[label]
+    if not moves:
+        return image
+    dst = _CONTROL.copy()
+    for i, (dx, dy) in moves.items():
+        dst[i] += intensity * np.array([dx, dy])
+    anchors = _anchor_grid()
+    src_pts, dst_pts = np.vstack([_CONTROL, anchors]), np.vstack([dst, anchors])
+    # ``warp`` maps output coords to input coords, so estimate output(dst) -> input(src).
+    tform = PiecewiseAffineTransform.from_estimate(dst_pts, src_pts)
+    if not tform:
+        raise RuntimeError("piecewise-affine estimate failed")
+    out = warp(image, tform, order=1, preserve_range=True, mode="edge")
+    return out.astype(np.uint8)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random two-colour gradient with blotches: enough clutter to make detection non-trivial."""
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    angle = rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    ramp = (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
+    bg = c0 * (1 - ramp) + c1 * ramp
+    for _ in range(int(rng.integers(2, 6))):
+        cx, cy, r = rng.uniform(0, size, 2).tolist() + [rng.uniform(size / 12, size / 4)]
+        mask = ((xx * size - cx) ** 2 + (yy * size - cy) ** 2) < r**2
+        bg[mask] = rng.uniform(0, 255, 3)
+    return bg
+
+
+def render_sample(base: np.ndarray, label: str, rng: np.random.Generator, size: int = 160) -> np.ndarray:
+    """One demo image: expression warp, then a random similarity transform onto a background."""
+    face = expression_warp(base, label, intensity=rng.uniform(0.8, 1.2))
+    left, top, right, bottom = _FACE_BOX
+    cx, cy = (left + right) / 2, (top + bottom) / 2 + 5
+    face_size = right - left
+    scale = rng.uniform(0.5, 0.75) * size / face_size
+    rotation = np.deg2rad(rng.uniform(-15, 15))
+    shift = rng.uniform(-0.08, 0.08, 2) * size
+    # output = R·S·(input - centre) + size/2 + shift
+    tform = (
+        AffineTransform(translation=(-cx, -cy))
+        + AffineTransform(scale=scale, rotation=rotation)
+        + AffineTransform(translation=(size / 2 + shift[0], size / 2 + shift[1]))
+    )
+    # Cut the head out with a soft elliptical mask so the background shows around it.
+    yy, xx = np.mgrid[0 : base.shape[0], 0 : base.shape[1]]
+    ell = ((xx - cx) / (face_size * 0.62)) ** 2 + ((yy - cy) / (face_size * 0.78)) ** 2
+    alpha = np.clip((1.15 - ell) / 0.3, 0, 1)[..., None]
+    rgba = np.concatenate([face.astype(np.float64), alpha * 255], axis=-1)
+    moved = warp(rgba, tform.inverse, output_shape=(size, size), order=1, preserve_range=True, cval=0)
+    a = moved[..., 3:] / 255
+    img = moved[..., :3] * a + _background(rng, size) * (1 - a)
+    img = img * rng.uniform(0.7, 1.3) + rng.uniform(-25, 25)  # brightness / contrast
+    img = img * rng.uniform(0.85, 1.15, 3)  # colour cast
+    img = img + rng.normal(0, rng.uniform(2, 8), img.shape)
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def portrait() -> np.ndarray:
+    """The window of ``astronaut()`` around the head that all constants above refer to."""
+    return skdata.astronaut()[:_CROP_BOTTOM, :_CROP_RIGHT]
+
+
+def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160) -> dict:
+    """Write ``{class}/{class}_{k:04d}.png`` under ``out_dir``; returns a manifest (also saved)."""
+    out_dir = Path(out_dir)
+    base = portrait()
+    rng = np.random.default_rng(seed)
+    counts = {}
+    for label in CLASSES:
+        for k in range(n_per_class):
+            img = render_sample(base, label, rng, size)
+            write_with(out_dir / label / f"{label}_{k:04d}.png", lambda p, im=img: Image.fromarray(im).save(p, "PNG"))
+        counts[label] = n_per_class
+    manifest = {"source": "skimage.data.astronaut() (NASA, public domain)", "seed": seed, "size": size,
+                "classes": list(CLASSES), "counts": counts}
+    write_json(out_dir / "manifest.json", manifest)
+    return manifest

@@ -1,0 +1,74 @@
+"""Decoding images into RGB uint8 arrays, with the reason when an image cannot be used.
+
+Readable-but-odd images (grayscale, palette, RGBA, 16-bit, CMYK, EXIF-rotated) are converted and kept;
+files that are missing, unreadable, truncated, or blank are rejected with a reason that the alignment
+stage records in the QC table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Exclusion reasons shared by every stage, so the QC table uses one vocabulary.
+MISSING_FILE = "missing_file"
+UNREADABLE = "unreadable_image"
+TRUNCATED = "truncated_image"
+BLANK = "blank_image"
+
+# A face image whose pixels barely vary carries no expression (all-black frames, solid fills).
+_BLANK_STD = 2.0
+
+
+class ImageRejected(Exception):
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Any PIL mode -> HxWx3 uint8, EXIF orientation applied."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grayscale: rescale to 8 bits instead of clipping at 255.
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size else 0.0
+        arr = arr * (255.0 / hi) if hi > 255 else arr
+        img = Image.fromarray(arr.clip(0, 255).astype(np.uint8), mode="L")
+    elif img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if arr.max(initial=0.0) <= 1.0 else 1.0
+        img = Image.fromarray((arr * scale).clip(0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Composite transparency onto black rather than keep undefined colour under alpha 0.
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, img)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def check_not_blank(arr: np.ndarray, name: str = "") -> np.ndarray:
+    if arr.size == 0 or float(arr.std()) < _BLANK_STD:
+        raise ImageRejected(BLANK, f"{name} has no contrast (std {arr.std() if arr.size else 0:.2f})")
+    return arr
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """Decode ``path`` fully (so truncation is caught here, not in training)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageRejected(MISSING_FILE, str(path))
+    try:
+        with Image.open(path) as img:
+            img.load()
+            arr = to_rgb(img)
+    except UnidentifiedImageError as e:
+        raise ImageRejected(UNREADABLE, f"{path}: {e}") from None
+    except OSError as e:
+        reason = TRUNCATED if "truncated" in str(e).lower() or "broken" in str(e).lower() else UNREADABLE
+        raise ImageRejected(reason, f"{path}: {e}") from None
+    except (ValueError, SyntaxError) as e:
+        raise ImageRejected(UNREADABLE, f"{path}: {e}") from None
+    return check_not_blank(arr, str(path))

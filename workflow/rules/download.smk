@@ -1,0 +1,12 @@
+rule download:
+    """Make resources/raw/{base} ready: synthesise (demo), fetch + sha256 (url), or check user files."""
+    output:
+        manifest=f"{RESULTS}/data/{{base}}/raw.json",
+    params:
+        entry=lambda wc: fc.dataset_entry(config, wc.base),
+        raw_dir=lambda wc: raw_dir(wc.base),
+    log:
+        f"{RESULTS}/logs/download/{{base}}.log",
+    localrule: True
+    script:
+        "../scripts/download.py"

@@ -1,0 +1,14 @@
+rule split:
+    """One manifest per (dataset, protocol, iteration): image_id -> train / val / test."""
+    input:
+        labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
+    output:
+        split=f"{RESULTS}/splits/{{dataset}}/{{protocol}}/{{iteration}}.parquet",
+    params:
+        n_iterations=config["benchmark"]["iterations"],
+        options=lambda wc: fc.dataset_entry(config, wc.dataset).get("protocol_options") or {},
+    log:
+        f"{RESULTS}/logs/splits/{{dataset}}/{{protocol}}/{{iteration}}.log",
+    localrule: True
+    script:
+        "../scripts/split.py"

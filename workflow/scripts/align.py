@@ -1,0 +1,24 @@
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import torch
+
+from ferbench.align import AlignConfig, align_dataset
+from ferbench.datasets import get_adapter
+from ferbench.io import write_with
+from ferbench.logs import tee_output
+
+with tee_output(snakemake.log[0]):
+    p = snakemake.params
+    torch.set_num_threads(snakemake.threads)
+    opts = dict(p.align)
+    device = opts.pop("device", "auto")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    image_format = opts.pop("image_format", "jpg")
+    result = get_adapter(p.entry["format"]).read(Path(p.raw_dir), p.entry.get("options") or {})
+    results = Path(p.results)
+    images_subdir = Path(snakemake.output.images).relative_to(results).as_posix()
+    table = align_dataset(result.records, results, images_subdir, AlignConfig(**opts),
+                          image_format=image_format, device=device, desc=f"align {snakemake.wildcards.base}")
+    Path(snakemake.output.images).mkdir(parents=True, exist_ok=True)
+    write_with(snakemake.output.table, lambda f: pq.write_table(table, f))

@@ -1,0 +1,7 @@
+from ferbench.download import prepare_raw
+from ferbench.io import write_json
+from ferbench.logs import tee_output
+
+with tee_output(snakemake.log[0]):
+    manifest = prepare_raw(snakemake.wildcards.base, snakemake.params.entry, snakemake.params.raw_dir)
+    write_json(snakemake.output.manifest, manifest)

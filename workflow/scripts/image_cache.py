@@ -1,0 +1,11 @@
+from ferbench.logs import tee_output
+from ferbench.train.cache import build_cache
+
+with tee_output(snakemake.log[0]):
+    p = snakemake.params
+    transform = None
+    if p.variant:
+        from ferbench.face_regions import variant_transform
+
+        transform = variant_transform(p.variant)
+    build_cache(snakemake.input.labels, p.results, snakemake.output.cache, p.size, transform=transform)

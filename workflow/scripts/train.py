@@ -1,0 +1,22 @@
+from pathlib import Path
+
+from ferbench.download import check_pretrained
+from ferbench.logs import tee_output
+from ferbench.train import TrainJob, train
+
+with tee_output(snakemake.log[0]):
+    w, p = snakemake.wildcards, snakemake.params
+    pretrained = None
+    if p.pretrained:
+        pretrained = Path(p.pretrained["file"])
+        check_pretrained(w.model, pretrained, p.pretrained)
+    metrics = train(
+        TrainJob(
+            model=w.model, dataset=w.dataset, iteration=int(w.iteration),
+            labels=Path(snakemake.input.labels), split=Path(snakemake.input.split), cache=Path(snakemake.input.cache),
+            out_dir=Path(snakemake.output.metrics).parent, resume_path=Path(p.resume),
+            recipe=p.recipe, model_kwargs=p.model_kwargs, objective_kwargs=p.objective_kwargs,
+            pretrained=pretrained, device=p.device, threads=snakemake.threads, amp=p.amp, input_size=p.input_size, fail=p.fail,
+        )
+    )
+    print(f"test accuracy {metrics['test_accuracy']:.4f}, balanced {metrics['test_balanced_accuracy']:.4f}")
