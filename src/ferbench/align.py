@@ -44,8 +44,8 @@ class AlignConfig:
     zoom: float = 0.9
     no_face: str = "center"  # "center" (centre-crop fallback) or "exclude"
     batch_size: int = 32
-    min_detect_side: int = 160  # small images (48 px CK+/FER) are upscaled before detection
-    pad: float = 0.15  # border added before detection: MTCNN misses faces that fill the frame
+    min_detect_side: int = 64  # tiny images are upscaled before detection
+    pad: float = 0.3  # border added before detection: MTCNN misses faces that fill the frame
     box_margin: float = 0.2  # context kept around a dataset-provided box before detection
     skip_prealigned: bool = False  # trust datasets that ship aligned faces (resize only)
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)

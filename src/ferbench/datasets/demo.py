@@ -52,7 +52,10 @@ def _anchor_grid() -> np.ndarray:
     grid = np.array([(x, y) for x in xs for y in ys])
     # keep only anchors that are not too close to a moving landmark
     dist = np.linalg.norm(grid[:, None] - _CONTROL[None], axis=-1).min(axis=1)
-    return grid[dist > 25]
+    # the window's border too, so the mesh covers every pixel and nothing outside the face moves
+    w, h = _CROP_RIGHT - 1, _CROP_BOTTOM - 1
+    border = [(x, y) for x in (0, w / 2, w) for y in (0, h / 2, h) if (x, y) != (w / 2, h / 2)]
+    return np.vstack([grid[dist > 25], border])
 
 
 def expression_warp(image: np.ndarray, label: str, intensity: float) -> np.ndarray:
@@ -70,7 +73,7 @@ def expression_warp(image: np.ndarray, label: str, intensity: float) -> np.ndarr
     if not tform:
         raise RuntimeError("piecewise-affine estimate failed")
     out = warp(image, tform, order=1, preserve_range=True, mode="edge")
-    return out.astype(np.uint8)
+    return np.rint(out).astype(np.uint8)
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:

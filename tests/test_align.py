@@ -1,0 +1,81 @@
+import numpy as np
+import PIL
+import pytest
+
+from ferbench.align import NO_FACE, AlignConfig, FaceAligner, crop_box, template, warp_to_template
+from ferbench.datasets import SourceRecord
+from ferbench.images import ImageRejected, load_rgb
+
+
+def test_facenet_pytorch_imports_with_the_installed_numpy_and_pillow():
+    """facenet-pytorch 2.6 pins numpy<2 and Pillow<10.3 but is installed --no-deps; it must still work."""
+    import facenet_pytorch
+    from facenet_pytorch import MTCNN
+
+    assert int(np.__version__.split(".")[0]) >= 2
+    assert tuple(int(x) for x in PIL.__version__.split(".")[:2]) >= (10, 3)
+    boxes, probs = MTCNN(device="cpu").detect(np.zeros((64, 64, 3), np.uint8))
+    assert boxes is None and facenet_pytorch.__file__
+
+
+def test_similarity_warp_puts_the_landmarks_on_the_template():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (200, 180, 3), dtype=np.uint8)
+    dst = template(112, 0.9)
+    # landmarks = template rotated by 20 degrees, scaled 1.5 and shifted: the inverse must be recovered
+    a = np.deg2rad(20)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * 1.5
+    pts = dst @ rot.T + [30, 20]
+    out, moved = warp_to_template(img, pts, 112, 0.9)
+    assert out.shape == (112, 112, 3)
+    np.testing.assert_allclose(moved, dst, atol=1e-6)
+
+
+def test_crop_box_is_clamped_to_the_image():
+    img = np.zeros((50, 40, 3), np.uint8)
+    assert crop_box(img, (-1, -5, 45, 60), 0.0).shape == (50, 40, 3)
+    assert crop_box(img, (10, 10, 20, 30), 0.5).shape == (40, 20, 3)
+    with pytest.raises(ImageRejected, match="outside"):
+        crop_box(img, (60, 60, 80, 80), 0.0)
+
+
+def _record(image_id, loader):
+    return SourceRecord(image_id=image_id, label="x", load=loader, source=image_id)
+
+
+@pytest.mark.parametrize("policy", ["center", "exclude"])
+def test_images_without_a_face_follow_the_policy_and_are_recorded(policy):
+    noise = np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)
+    out = FaceAligner(AlignConfig(size=64, no_face=policy)).align_batch([_record("n", lambda: noise)])[0]
+    if policy == "center":
+        assert out.kept and out.method == "center_fallback" and out.image.shape == (64, 64, 3)
+    else:
+        assert not out.kept and out.reason == NO_FACE
+
+
+def test_unreadable_images_become_recorded_exclusions(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = FaceAligner(AlignConfig(size=64)).align_batch(
+        [_record("bad", lambda: load_rgb(bad)), _record("gone", lambda: load_rgb(tmp_path / "gone.png"))]
+    )
+    assert [o.reason for o in out] == ["unreadable_image", "missing_file"]
+
+
+def _sample(folder, pattern, n):
+    files = sorted(folder.glob(pattern))
+    return files[:: max(1, len(files) // n)][:n]
+
+
+@pytest.mark.parametrize(("sub", "pattern"), [("ckplus48/CK+48", "*/*.png"), ("sfew2/Train", "*/*.png")])
+def test_mtcnn_finds_faces_in_real_images(shared_data, sub, pattern):
+    files = _sample(shared_data / sub, pattern, 24)
+    records = [_record(f.name, lambda f=f: load_rgb(f)) for f in files]
+    aligned = FaceAligner(AlignConfig(size=112, no_face="exclude")).align_batch(records)
+    found = [a for a in aligned if a.method == "mtcnn"]
+    # SFEW holds movie frames with profile and dark faces: MTCNN finds about 94% of them
+    assert len(found) >= 0.85 * len(files), [a.reason for a in aligned]
+    for a in found:
+        lm = np.asarray(a.aligned_landmarks).reshape(5, 2)
+        # eyes above the mouth, left eye left of the right eye, all inside the crop
+        assert lm[0, 0] < lm[1, 0] and lm[:2, 1].max() < lm[3:, 1].min() and (lm > 0).all() and (lm < 112).all()
