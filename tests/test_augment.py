@@ -20,9 +20,9 @@ def test_same_generator_same_augmentation():
             "color": {"p": 1, "brightness": 0.4, "contrast": 0.4, "saturation": 0.4},
             "noise": {"p": 0.5, "std": 0.05}, "erasing": {"p": 1, "scale": [0.02, 0.25]}}
     aug = BatchAugment(spec, SPEC)
-    a = aug(_batch(), torch.Generator().manual_seed(5))
-    b = aug(_batch(), torch.Generator().manual_seed(5))
-    c = aug(_batch(), torch.Generator().manual_seed(6))
+    a = aug(_batch(), torch.Generator().manual_seed(5)).clone()  # outputs are reused buffers
+    b = aug(_batch(), torch.Generator().manual_seed(5)).clone()
+    c = aug(_batch(), torch.Generator().manual_seed(6)).clone()
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -36,7 +36,8 @@ def test_flip_with_p1_mirrors_the_image():
 def test_erasing_zeroes_a_rectangle_of_the_requested_area():
     spec = {"erasing": {"p": 1.0, "scale": [0.1, 0.1]}}
     out = BatchAugment(spec, SPEC)(torch.full((4, 32, 32, 3), 200, dtype=torch.uint8), torch.Generator().manual_seed(0))
-    zero_frac = (out == 0).all(1).float().mean(dim=(1, 2))
+    # erased pixels hold the normalisation mean, i.e. ~0 after normalising
+    zero_frac = (out.abs() < 0.01).all(1).float().mean(dim=(1, 2))
     assert ((zero_frac > 0.05) & (zero_frac < 0.15)).all()
 
 
@@ -50,3 +51,11 @@ def test_bgr_models_get_reversed_channels():
 def test_randaugment_runs_on_uint8_batches():
     out = BatchAugment({"randaugment": {"num_ops": 2, "magnitude": 9}}, SPEC)(_batch(), torch.Generator().manual_seed(0))
     assert out.shape == (6, 3, 32, 32) and torch.isfinite(out).all()
+
+
+def test_a_batch_stays_valid_until_two_more_are_made():
+    aug = BatchAugment({"hflip": 0.5}, SPEC)
+    first = aug(_batch(), torch.Generator().manual_seed(1))
+    kept = first.clone()
+    aug(_batch(), torch.Generator().manual_seed(2))
+    assert torch.equal(first, kept)

@@ -59,12 +59,14 @@ def model_entry(cfg: Mapping, model: str) -> dict:
 
 
 def recipe(cfg: Mapping, model: str) -> dict:
-    """The model's official recipe, then the benchmark-wide named recipe, then ``train.overrides``."""
+    """The model's official recipe or a named one (``benchmark.recipe``), then ``train.overrides``."""
     r = copy.deepcopy(model_entry(cfg, model).get("recipe") or {})
     name = cfg["benchmark"].get("recipe", "official")
     if name != "official":
+        # A named recipe (e.g. FER-crossval's generic one) replaces optimisation and schedule
+        # entirely; only the model's own augmentation is kept unless the recipe gives one.
         try:
-            r = deep_merge(r, cfg["recipes"][name])
+            r = deep_merge({"augment": r.get("augment", {})}, cfg["recipes"][name])
         except KeyError:
             raise KeyError(f"benchmark.recipe {name!r} is not under `recipes:` (defined: {sorted(cfg.get('recipes', {}))})") from None
     r = deep_merge(r, cfg.get("train", {}).get("overrides") or {})

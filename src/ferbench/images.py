@@ -17,9 +17,11 @@ MISSING_FILE = "missing_file"
 UNREADABLE = "unreadable_image"
 TRUNCATED = "truncated_image"
 BLANK = "blank_image"
+BAD_PIXELS = "wrong_pixel_count"  # a pixel string (FER2013) that is not a side x side grey image
 
 # A face image whose pixels barely vary carries no expression (all-black frames, solid fills).
 _BLANK_STD = 2.0
+_EXIF_ORIENTATION = 0x0112
 
 
 class ImageRejected(Exception):
@@ -53,6 +55,44 @@ def check_not_blank(arr: np.ndarray, name: str = "") -> np.ndarray:
     if arr.size == 0 or float(arr.std()) < _BLANK_STD:
         raise ImageRejected(BLANK, f"{name} has no contrast (std {arr.std() if arr.size else 0:.2f})")
     return arr
+
+
+def gray_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """HxW uint8 -> HxWx3 uint8 (models take three channels)."""
+    return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=-1))
+
+
+def parse_pixels(text: str, side: int) -> np.ndarray:
+    """A FER2013-style string of ``side*side`` space-separated 0..255 values -> HxW uint8.
+
+    Raises ``ImageRejected(BAD_PIXELS)``: a short, long or non-numeric string is a label-level defect
+    of that row, not a decoding problem.
+    """
+    values = text.split()
+    if len(values) != side * side:
+        raise ImageRejected(BAD_PIXELS, f"{len(values)} values, expected {side * side}")
+    try:
+        arr = np.array(values, dtype=np.int32)
+    except ValueError as e:
+        raise ImageRejected(BAD_PIXELS, f"non-integer value ({e})") from None
+    if arr.min() < 0 or arr.max() > 255:
+        raise ImageRejected(BAD_PIXELS, f"values outside 0..255 (min {arr.min()}, max {arr.max()})")
+    return arr.astype(np.uint8).reshape(side, side)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as ``load_rgb`` will return it (EXIF rotation applied), from the header only."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageRejected(MISSING_FILE, str(path))
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            # orientations 5..8 swap the axes; reading the tag does not decode pixels
+            rotated = img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ImageRejected(UNREADABLE, f"{path}: {e}") from None
+    return (h, w) if rotated else (w, h)
 
 
 def load_rgb(path: str | Path) -> np.ndarray:

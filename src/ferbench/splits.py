@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit, train_test_split
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    ShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedShuffleSplit,
+    train_test_split,
+)
 
 PARTS = ("train", "val", "test")
 Protocol = Callable[..., np.ndarray]
@@ -75,6 +81,89 @@ def stratified(
     train_val, test = _nth_split(outer, iteration, np.zeros(n), y)
     train, val = train_test_split(train_val, test_size=val_size, random_state=iteration, stratify=y[train_val])
     return _assign(n, train, val, test)
+
+
+def _require(table: pd.DataFrame, column: str, protocol_name: str) -> np.ndarray:
+    """The column's values; a protocol that needs it refuses a table where any row lacks it."""
+    if column not in table.columns:
+        raise ValueError(f"protocol {protocol_name!r} needs a {column!r} column in the label table")
+    values = table[column]
+    if values.isna().any():
+        raise ValueError(f"protocol {protocol_name!r}: {int(values.isna().sum())} of {len(table)} rows have no "
+                         f"{column!r} (this dataset's adapter does not provide it; choose another protocol)")
+    return values.to_numpy()
+
+
+def _stratify_or_none(y: np.ndarray, n_val: float) -> np.ndarray | None:
+    """Stratify by class when every class can give a row to both parts, otherwise cut without it."""
+    counts = pd.Series(y).value_counts()
+    return y if counts.min() >= 2 and n_val * len(y) >= len(counts) else None
+
+
+@protocol("official")
+def official(
+    table: pd.DataFrame,
+    iteration: int,
+    n_iterations: int,
+    val_size: float = 0.1,
+) -> np.ndarray:
+    """The dataset's own train/test (``split`` column). Its own val when it has one (then every iteration
+    is the same partition and only training seeds differ); otherwise val is a stratified ``val_size`` cut of
+    train, seeded by the iteration."""
+    split = _require(table, "split", "official")
+    unknown = sorted(set(split) - set(PARTS))
+    if unknown:
+        raise ValueError(f"protocol 'official': split values {unknown} are not {PARTS}")
+    if not (split == "test").any():
+        raise ValueError("protocol 'official': the dataset has no official test rows")
+    if (split == "val").any():
+        return np.asarray(split, dtype=object)
+    train_idx = np.flatnonzero(split == "train")
+    y = table["label"].to_numpy()[train_idx]
+    train, val = train_test_split(train_idx, test_size=val_size, random_state=iteration,
+                                  stratify=_stratify_or_none(y, val_size))
+    return _assign(len(table), train, val, np.flatnonzero(split == "test"))
+
+
+@protocol("grouped")
+def grouped(
+    table: pd.DataFrame,
+    iteration: int,
+    n_iterations: int,
+    test_size: float = 0.2,
+    val_size: float = 0.25,
+    outer_seed: int = 42,
+) -> np.ndarray:
+    """``crossval`` by subject: ``GroupShuffleSplit`` picks ``test_size`` of the subjects for test, then
+    ``val_size`` of the remaining subjects for val, so no subject appears in two parts."""
+    groups = _require(table, "subject", "grouped")
+    n = len(table)
+    outer = GroupShuffleSplit(n_splits=n_iterations, test_size=test_size, random_state=outer_seed)
+    train_val, test = _nth_split(outer, iteration, np.zeros(n), None, groups)
+    inner = GroupShuffleSplit(n_splits=1, test_size=val_size, random_state=iteration)
+    train, val = next(inner.split(train_val, None, groups[train_val]))
+    return _assign(n, train_val[train], train_val[val], test)
+
+
+@protocol("kfold")
+def kfold(
+    table: pd.DataFrame,
+    iteration: int,
+    n_iterations: int,
+    val_folds: int = 4,
+    seed: int = 42,
+) -> np.ndarray:
+    """``StratifiedGroupKFold`` with ``n_iterations`` folds: fold ``iteration`` is the test set. Val is one
+    fold of a ``val_folds``-fold ``StratifiedGroupKFold`` of the rest (seeded by the iteration). Groups are
+    subjects when the table has them, otherwise every row is its own group."""
+    n, y = len(table), table["label"].to_numpy()
+    has_subjects = "subject" in table.columns and table["subject"].notna().any()
+    groups = _require(table, "subject", "kfold") if has_subjects else np.arange(n)
+    outer = StratifiedGroupKFold(n_splits=n_iterations, shuffle=True, random_state=seed)
+    train_val, test = _nth_split(outer, iteration, np.zeros(n), y, groups)
+    inner = StratifiedGroupKFold(n_splits=val_folds, shuffle=True, random_state=iteration)
+    train, val = next(inner.split(train_val, y[train_val], groups[train_val]))
+    return _assign(n, train_val[train], train_val[val], test)
 
 
 def make_split(table: pd.DataFrame, name: str, iteration: int, n_iterations: int, **options) -> pd.DataFrame:

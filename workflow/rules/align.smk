@@ -5,16 +5,18 @@ rule align:
     output:
         images=directory(f"{RESULTS}/aligned/{{base}}/images"),
         table=f"{RESULTS}/aligned/{{base}}/alignment.parquet",
-    params:
-        entry=lambda wc: fc.dataset_entry(config, wc.base),
-        raw_dir=lambda wc: raw_dir(wc.base),
-        align=config["align"],
-        results=RESULTS,
+    log:
+        f"{RESULTS}/logs/align/{{base}}.log",
+    conda:
+        "../envs/ferbench.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=240,
-    log:
-        f"{RESULTS}/logs/align/{{base}}.log",
+    params:
+        entry=lambda wc: fc.dataset_entry(config, wc.base),
+        raw_dir=lambda wc: raw_dir(wc.base),
+        align=config["align"],
+        results=lambda wc, output: results_root(output.table),
     script:
         "../scripts/align.py"

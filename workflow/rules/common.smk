@@ -10,7 +10,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import ferbench.config as fc
 from ferbench.datasets import MissingRawData, check_raw_files, get_adapter
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = "results"
@@ -48,13 +47,17 @@ def _check_selection():
 def _check_raw_data():
     """Licensed datasets must be placed by the user; say which files are missing before anything runs.
 
-    Skipped once a dataset's raw manifest exists (e.g. a results folder handed to a colleague)."""
+    Skipped once a dataset's raw manifest exists (e.g. a results folder handed to a colleague).
+    """
     problems = []
     for d in sorted({fc.split_variant(d)[0] for d in DATASETS}):
         entry = fc.dataset_entry(config, d)
         if "synthesize" in entry or entry.get("url") or Path(raw_manifest(d)).exists():
             continue
-        opts = {**(entry.get("options") or {}), "obtain": entry.get("obtain") or get_adapter(entry["format"]).obtain}
+        opts = {
+            **(entry.get("options") or {}),
+            "obtain": entry.get("obtain") or get_adapter(entry["format"]).obtain,
+        }
         try:
             check_raw_files(d, entry["format"], Path(raw_dir(d)), opts)
         except MissingRawData as e:
@@ -69,6 +72,11 @@ def raw_dir(base):
 
 def raw_manifest(base):
     return f"{RESULTS}/data/{base}/raw.json"
+
+
+def results_root(path):
+    """The results folder, from a stage output two levels below it (results/{stage}/{name}/file)."""
+    return str(Path(path).parents[2])
 
 
 def base_of(wildcards):

@@ -7,12 +7,14 @@ rule label_table:
         labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
         qc=f"{RESULTS}/data/{{dataset}}/qc.parquet",
         summary=f"{RESULTS}/data/{{dataset}}/summary.json",
-    params:
-        entry=lambda wc: fc.dataset_entry(config, wc.dataset),
-        raw_dir=lambda wc: raw_dir(base_of(wc)),
     log:
         f"{RESULTS}/logs/tables/{{dataset}}.log",
     localrule: True
+    conda:
+        "../envs/ferbench.yaml"
+    params:
+        entry=lambda wc: fc.dataset_entry(config, wc.dataset),
+        raw_dir=lambda wc: raw_dir(base_of(wc)),
     script:
         "../scripts/label_table.py"
 
@@ -24,14 +26,16 @@ rule image_cache:
         alignment=alignment_of,
     output:
         cache=f"{RESULTS}/data/{{dataset}}/images.npy",
-    params:
-        size=config["align"]["size"],
-        variant=lambda wc: fc.split_variant(wc.dataset)[1],
-        results=RESULTS,
+    log:
+        f"{RESULTS}/logs/cache/{{dataset}}.log",
+    conda:
+        "../envs/ferbench.yaml"
     resources:
         mem_mb=4000,
         runtime=120,
-    log:
-        f"{RESULTS}/logs/cache/{{dataset}}.log",
+    params:
+        size=config["align"]["size"],
+        variant=lambda wc: fc.split_variant(wc.dataset)[1],
+        results=lambda wc, input: results_root(input.labels),
     script:
         "../scripts/image_cache.py"

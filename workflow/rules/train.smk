@@ -9,10 +9,21 @@ rule train:
         history=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/history.csv",
         predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/predictions.parquet",
         checkpoint=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/best.pt",
+    log:
+        f"{RESULTS}/logs/train/{{model}}/{{dataset}}/{{iteration}}.log",
+    conda:
+        "../envs/ferbench.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=train_resources("mem_mb", 16000),
+        runtime=train_resources("runtime", 240),
+        cpus_per_gpu=train_resources("cpus_per_gpu", 4, scale=False),
     params:
         recipe=lambda wc: fc.recipe(config, wc.model),
         model_kwargs=lambda wc: fc.model_entry(config, wc.model).get("kwargs") or {},
-        objective_kwargs=lambda wc: fc.model_entry(config, wc.model).get("objective") or {},
+        objective_kwargs=lambda wc: fc.model_entry(config, wc.model).get("objective")
+        or {},
         pretrained=lambda wc: fc.pretrained_file(config, wc.model)[1],
         device=config["train"]["device"],
         amp=config["train"]["amp"],
@@ -20,13 +31,5 @@ rule train:
         fail=lambda wc: fc.should_fail(config, wc.model, wc.dataset, wc.iteration),
         # outside the outputs: Snakemake deletes those when a job fails, resume state must survive
         resume=f"{RESULTS}/resume/{{model}}/{{dataset}}/{{iteration}}/state.pt",
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1,
-        mem_mb=train_resources("mem_mb", 16000),
-        runtime=train_resources("runtime", 240),
-        cpus_per_gpu=train_resources("cpus_per_gpu", 4, scale=False),
-    log:
-        f"{RESULTS}/logs/train/{{model}}/{{dataset}}/{{iteration}}.log",
     script:
         "../scripts/train.py"

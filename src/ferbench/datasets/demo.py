@@ -92,7 +92,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def render_sample(base: np.ndarray, label: str, rng: np.random.Generator, size: int = 160) -> np.ndarray:
     """One demo image: expression warp, then a random similarity transform onto a background."""
-    face = expression_warp(base, label, intensity=rng.uniform(0.8, 1.2))
+    face = expression_warp(base, label, intensity=rng.uniform(1.0, 1.4))
     left, top, right, bottom = _FACE_BOX
     cx, cy = (left + right) / 2, (top + bottom) / 2 + 5
     face_size = right - left
@@ -113,9 +113,9 @@ def render_sample(base: np.ndarray, label: str, rng: np.random.Generator, size: 
     moved = warp(rgba, tform.inverse, output_shape=(size, size), order=1, preserve_range=True, cval=0)
     a = moved[..., 3:] / 255
     img = moved[..., :3] * a + _background(rng, size) * (1 - a)
-    img = img * rng.uniform(0.7, 1.3) + rng.uniform(-25, 25)  # brightness / contrast
-    img = img * rng.uniform(0.85, 1.15, 3)  # colour cast
-    img = img + rng.normal(0, rng.uniform(2, 8), img.shape)
+    img = img * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20)  # brightness / contrast
+    img = img * rng.uniform(0.88, 1.12, 3)  # colour cast
+    img = img + rng.normal(0, rng.uniform(2, 6), img.shape)
     if rng.random() < 0.5:
         img = img[:, ::-1]
     return np.clip(img, 0, 255).astype(np.uint8)

@@ -38,7 +38,7 @@ def read_state_dict(path: str | Path, key: str | None = None) -> dict[str, torch
         raise PretrainedMismatch(
             f"{path} is not a plain state dict ({e.__class__.__name__}: {str(e).splitlines()[0]}). "
             "If it is a whole pickled module from a source you trust, convert it once with "
-            "`python -m ferbench.convert_weights` (see resources/README.md)."
+            "`python -m ferbench.convert_weights` (see resources/pretrained/README.md)."
         ) from None
     if key is not None:
         if key not in obj:
@@ -48,6 +48,18 @@ def read_state_dict(path: str | Path, key: str | None = None) -> dict[str, torch
         raise PretrainedMismatch(f"{path}: expected a state dict, got {type(obj).__name__}")
     # DataParallel checkpoints prefix every key with "module."
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def read_pretrained(path: str | Path, model: str, source: str,
+                    key: str | None = None) -> dict[str, torch.Tensor]:
+    """``read_state_dict`` for a model's backbone file; a missing file names the model and where to get it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{model}: pretrained weights file {path} not found. Get it from {source} "
+            "(see resources/pretrained/README.md), or set `pretrained: none` to train from scratch."
+        )
+    return read_state_dict(path, key)
 
 
 def load_matching(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = "") -> LoadReport:

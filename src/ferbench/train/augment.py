@@ -1,11 +1,15 @@
 """Augmentations applied to whole batches as tensors (on the GPU when there is one).
 
 The official scripts decode a JPEG and run PIL transforms per sample per epoch, which starves a GPU.
-Here a batch of cached uint8 images is augmented in a few tensor ops with per-sample random
-parameters: flip + rotation + translation + scale (and the resize to the model's input) are one
-``affine_grid``/``grid_sample``; colour jitter, noise and random erasing are elementwise.
+Here a batch of cached uint8 images is augmented with per-sample random parameters, staying in uint8
+NHWC for as long as possible (a quarter of the memory traffic of float): flips are slices, the affine
+warp (rotation + translation + scale, one ``affine_grid``/``grid_sample``) runs only on the samples
+drawn for it, random erasing fills per-sample rectangles in place, and one final pass converts to
+normalised float. The result is NCHW in channels-last memory, which convolutions take as is.
+
 ``RandomApply(p)[RandomRotation(d), RandomCrop(s, pad)]`` of the seeds maps to
-``affine: {p, degrees: d, translate: pad / s}``.
+``affine: {p, degrees: d, translate: pad / s}``. Random erasing fills with the normalisation mean,
+i.e. torchvision's ``value=0`` after ``Normalize``.
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
 
 from ..models.base import InputSpec
 
 
-def _u(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=g, device="cpu").to(device) * (hi - lo) + lo
+def _u(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+    # Random numbers are always drawn on the CPU from one generator, so GPU and CPU runs draw alike.
+    return torch.rand(n, generator=g) * (hi - lo) + lo
 
 
-def _bern(n: int, p: float, g: torch.Generator, device) -> torch.Tensor:
-    return (torch.rand(n, generator=g, device="cpu") < p).to(device)
+def _bern(n: int, p: float, g: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=g) < p
 
 
 class BatchAugment:
@@ -37,102 +43,125 @@ class BatchAugment:
         self.spec = dict(spec or {})
         self.inp = input_spec
         self.device = torch.device(device)
-        self.mean = torch.tensor(input_spec.mean, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(input_spec.std, device=self.device).view(1, 3, 1, 1)
+        mean = torch.tensor(input_spec.mean, dtype=torch.float32)
+        std = torch.tensor(input_spec.std, dtype=torch.float32)
+        # x_norm = x_uint8 * scale - shift, channels last
+        self.scale = (1.0 / (255.0 * std)).to(self.device)
+        self.shift = (mean / std).to(self.device)
+        self.fill = (mean * 255.0).round().to(torch.uint8).to(self.device)
+        self._buffers: dict[tuple, list[torch.Tensor]] = {}
+        self._turn = 0
         ra = self.spec.get("randaugment")
         self.randaugment = v2.RandAugment(num_ops=ra.get("num_ops", 2), magnitude=ra.get("magnitude", 9)) if ra else None
 
     # -- shared ---------------------------------------------------------------------------------
-    def _to_float(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    def _prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """To the device, resized to the model's side, channels in the model's order (uint8 NHWC)."""
+        x = batch.to(self.device, non_blocking=True)
+        size = self.inp.size
+        if x.shape[1:3] != (size, size):
+            nchw = x.permute(0, 3, 1, 2)
+            x = TF.resize(nchw, [size, size], antialias=True).permute(0, 2, 3, 1).contiguous()
+        return x.flip(-1) if self.inp.bgr else x
 
-    def _finish(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        return x.flip(1) if self.inp.bgr else x
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        # Output buffers are reused (two in turn): a fresh 4-byte-per-pixel batch each step costs more
+        # in page faults than the arithmetic. A batch stays valid until two more have been made;
+        # autograd's version counter would flag any use past that.
+        ring = self._buffers.setdefault(tuple(x.shape), [torch.empty(x.shape, device=x.device) for _ in range(2)])
+        self._turn ^= 1
+        out = ring[self._turn]
+        out.copy_(x)
+        torch.addcmul(-self.shift, out, self.scale, out=out)
+        return out.permute(0, 3, 1, 2)  # channels-last memory, NCHW shape
 
     def eval(self, batch: torch.Tensor) -> torch.Tensor:
-        x = self._to_float(batch)
-        if x.shape[-1] != self.inp.size or x.shape[-2] != self.inp.size:
-            x = F.interpolate(x, size=(self.inp.size, self.inp.size), mode="bilinear", align_corners=False, antialias=True)
-        return self._finish(x)
+        return self._normalise(self._prepare(batch))
 
     # -- training -------------------------------------------------------------------------------
     def __call__(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         if self.randaugment is not None:
             batch = self._randaugment(batch, g)
-        x = self._geometry(self._to_float(batch), g)
+        x = self._prepare(batch)
+        if x.data_ptr() == batch.data_ptr():
+            x = x.clone()  # augment in place without touching the caller's (cached) images
+        self._flip(x, g)
+        self._affine(x, g)
         x = self._colour(x, g)
-        x = self._finish(x)
-        return self._erase(x, g)
+        self._erase(x, g)
+        return self._normalise(x)
 
     def _randaugment(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         # torchvision draws one op set per call, so call it on small chunks for per-sample variety;
         # its RNG is torch's global one, seeded here from our generator for reproducibility.
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
         nchw = batch.permute(0, 3, 1, 2)
-        chunks = [self.randaugment(c) for c in nchw.split(4)]
-        return torch.cat(chunks).permute(0, 2, 3, 1)
+        return torch.cat([self.randaugment(c) for c in nchw.split(4)]).permute(0, 2, 3, 1)
 
-    def _geometry(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        n, dev, size = x.shape[0], x.device, self.inp.size
-        flip = torch.where(_bern(n, self.spec.get("hflip", 0.0), g, dev), -1.0, 1.0)
+    def _flip(self, x: torch.Tensor, g: torch.Generator) -> None:
+        idx = torch.nonzero(_bern(x.shape[0], self.spec.get("hflip", 0.0), g)).flatten().to(x.device)
+        if len(idx):
+            x[idx] = x[idx].flip(2)
+
+    def _affine(self, x: torch.Tensor, g: torch.Generator) -> None:
         aff = self.spec.get("affine") or {}
-        on = _bern(n, aff.get("p", 0.0), g, dev).float()
-        deg = aff.get("degrees", 0.0)
-        angle = _u(n, -deg, deg, g, dev) * on * math.pi / 180
+        n = x.shape[0]
+        on = _bern(n, aff.get("p", 0.0), g)
+        deg, t = aff.get("degrees", 0.0), aff.get("translate", 0.0)
         lo, hi = aff.get("scale", (1.0, 1.0))
-        scale = 1 + (_u(n, lo, hi, g, dev) - 1) * on
-        t = aff.get("translate", 0.0)
-        tx, ty = (_u(n, -t, t, g, dev) * on * 2 for _ in range(2))  # grid coords span [-1, 1]
-        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
-        if (theta - torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], device=dev)).abs().max() == 0 and x.shape[-1] == size:
-            return x
-        if x.shape[-1] > size:  # downscale first so grid_sample does not alias
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        grid = F.affine_grid(theta, [n, 3, size, size], align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        angle, scale = _u(n, -deg, deg, g) * math.pi / 180, _u(n, lo, hi, g)
+        tx, ty = _u(n, -t, t, g) * 2, _u(n, -t, t, g) * 2  # grid coordinates span [-1, 1]
+        idx = torch.nonzero(on).flatten()
+        if not len(idx):
+            return
+        cos, sin = torch.cos(angle[idx]) / scale[idx], torch.sin(angle[idx]) / scale[idx]
+        theta = torch.stack([torch.stack([cos, -sin, tx[idx]], 1), torch.stack([sin, cos, ty[idx]], 1)], 1)
+        dev_idx = idx.to(x.device)
+        sub = x[dev_idx].permute(0, 3, 1, 2).float()
+        grid = F.affine_grid(theta.to(x.device), list(sub.shape), align_corners=False)
+        warped = F.grid_sample(sub, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        x[dev_idx] = warped.permute(0, 2, 3, 1).round_().clamp_(0, 255).to(x.dtype)
 
     def _colour(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Colour jitter and Gaussian noise work in float [0, 255]; skipped (uint8 kept) when off."""
+        col, noise = self.spec.get("color") or {}, self.spec.get("noise") or {}
+        if col.get("p", 0.0) <= 0 and noise.get("p", 0.0) <= 0:
+            return x
         n, dev = x.shape[0], x.device
-        col = self.spec.get("color") or {}
+        y = x.float()
         if col.get("p", 0.0) > 0:
-            on = _bern(n, col["p"], g, dev).float().view(n, 1, 1, 1)
+            on = _bern(n, col["p"], g).float().view(n, 1, 1, 1).to(dev)
 
             def factor(key: str) -> torch.Tensor:
                 s = col.get(key, 0.0)
-                return _u(n, max(0.0, 1 - s), 1 + s, g, dev).view(n, 1, 1, 1)
+                return _u(n, max(0.0, 1 - s), 1 + s, g).view(n, 1, 1, 1).to(dev)
 
             b, c, s = factor("brightness"), factor("contrast"), factor("saturation")
-            y = x * b
-            mean = y.mean(dim=(1, 2, 3), keepdim=True)
-            y = (y - mean) * c + mean
-            gray = (0.299 * y[:, 0:1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3])
-            y = (y - gray) * s + gray
-            x = torch.lerp(x, y.clamp(0, 1), on)
-        noise = self.spec.get("noise") or {}
+            z = y * b
+            mean = z.mean(dim=(1, 2, 3), keepdim=True)
+            z = (z - mean) * c + mean
+            gray = z @ torch.tensor([0.299, 0.587, 0.114], device=dev)
+            z = (z - gray[..., None]) * s + gray[..., None]
+            y = torch.lerp(y, z.clamp(0, 255), on)
         if noise.get("p", 0.0) > 0:
-            on = _bern(n, noise["p"], g, dev).float().view(n, 1, 1, 1)
-            eps = torch.randn(x.shape, generator=g).to(dev) * noise.get("std", 0.1)
-            x = (x + eps * on).clamp(0, 1)
-        return x
+            on = _bern(n, noise["p"], g).float().view(n, 1, 1, 1).to(dev)
+            eps = torch.randn(y.shape, generator=g).to(dev) * (255.0 * noise.get("std", 0.1))
+            y = (y + eps * on).clamp(0, 255)
+        return y
 
-    def _erase(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def _erase(self, x: torch.Tensor, g: torch.Generator) -> None:
         er = self.spec.get("erasing") or {}
         if er.get("p", 0.0) <= 0:
-            return x
-        n, _, h, w = x.shape
-        dev = x.device
-        on = _bern(n, er["p"], g, dev)
+            return
+        n, h, w, _ = x.shape
+        on = _bern(n, er["p"], g)
         lo, hi = er.get("scale", (0.02, 0.33))
-        area = _u(n, lo, hi, g, dev) * h * w
-        log_r = _u(n, math.log(0.3), math.log(3.3), g, dev)
-        eh = torch.sqrt(area * torch.exp(log_r)).clamp(1, h).floor()
-        ew = torch.sqrt(area / torch.exp(log_r)).clamp(1, w).floor()
-        top = (_u(n, 0, 1, g, dev) * (h - eh + 1)).floor()
-        left = (_u(n, 0, 1, g, dev) * (w - ew + 1)).floor()
-        ys = torch.arange(h, device=dev).view(1, h, 1)
-        xs = torch.arange(w, device=dev).view(1, 1, w)
-        box = ((ys >= top.view(n, 1, 1)) & (ys < (top + eh).view(n, 1, 1))
-               & (xs >= left.view(n, 1, 1)) & (xs < (left + ew).view(n, 1, 1)) & on.view(n, 1, 1))
-        return x.masked_fill(box.unsqueeze(1), 0.0)  # torchvision's RandomErasing default value=0
+        area = _u(n, lo, hi, g) * h * w
+        log_r = _u(n, math.log(0.3), math.log(3.3), g)
+        eh = torch.sqrt(area * torch.exp(log_r)).clamp(1, h).floor().long()
+        ew = torch.sqrt(area / torch.exp(log_r)).clamp(1, w).floor().long()
+        top = (_u(n, 0, 1, g) * (h - eh + 1)).floor().long()
+        left = (_u(n, 0, 1, g) * (w - ew + 1)).floor().long()
+        fill = self.fill.to(x.dtype)
+        for i in torch.nonzero(on).flatten().tolist():  # rectangles are small: slice them in place
+            x[i, top[i] : top[i] + eh[i], left[i] : left[i] + ew[i]] = fill

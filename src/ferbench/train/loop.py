@@ -135,7 +135,9 @@ class Trainer:
             raise ValueError(f"{job.cache} has {len(self.images)} images but {job.labels} has {len(self.y)} rows")
 
         n_cls = len(self.classes)
-        self.model = create_model(job.model, n_cls, pretrained=job.pretrained, **job.model_kwargs).to(self.device)
+        self.model = create_model(job.model, n_cls, pretrained=job.pretrained, **job.model_kwargs)
+        # batches arrive channels-last (see augment.py); convolutions run fastest with weights alike
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)
         counts = np.bincount(self.y[self.idx["train"]], minlength=n_cls).tolist()
         self.objective = self.model.build_objective(counts, **job.objective_kwargs).to(self.device)
         self.trainable = nn.ModuleList([self.model, self.objective])
