@@ -79,3 +79,14 @@ def test_mtcnn_finds_faces_in_real_images(shared_data, sub, pattern):
         lm = np.asarray(a.aligned_landmarks).reshape(5, 2)
         # eyes above the mouth, left eye left of the right eye, all inside the crop
         assert lm[0, 0] < lm[1, 0] and lm[:2, 1].max() < lm[3:, 1].min() and (lm > 0).all() and (lm < 112).all()
+
+
+def test_dataset_landmarks_replace_detection():
+    img = np.random.default_rng(1).integers(0, 255, (150, 150, 3), dtype=np.uint8)
+    pts = template(112, 0.9) + 10
+    rec = SourceRecord("lm", "x", lambda: img, "lm.jpg", landmarks=tuple(map(tuple, pts)))
+    out = FaceAligner(AlignConfig(size=112, zoom=0.9)).align_batch([rec])[0]
+    assert out.method == "dataset_landmarks" and out.kept
+    np.testing.assert_allclose(np.reshape(out.aligned_landmarks, (5, 2)), template(112, 0.9), atol=1e-6)
+    off = FaceAligner(AlignConfig(size=112, dataset_landmarks=False, no_face="exclude")).align_batch([rec])[0]
+    assert off.method != "dataset_landmarks"

@@ -21,6 +21,9 @@ def test_demo_is_deterministic_from_its_seed(tmp_path, small_demo):
     again = tmp_path / "again"
     synthesize(again, n_per_class=8, seed=3, size=160)
     assert _digest(again) == _digest(small_demo)
+    parallel = tmp_path / "parallel"
+    synthesize(parallel, n_per_class=8, seed=3, size=160, workers=2)
+    assert _digest(parallel) == _digest(small_demo)
     other = tmp_path / "other"
     synthesize(other, n_per_class=8, seed=4, size=160)
     assert _digest(other) != _digest(small_demo)

@@ -48,6 +48,7 @@ class AlignConfig:
     pad: float = 0.3  # border added before detection: MTCNN misses faces that fill the frame
     box_margin: float = 0.2  # context kept around a dataset-provided box before detection
     skip_prealigned: bool = False  # trust datasets that ship aligned faces (resize only)
+    dataset_landmarks: bool = True  # use a dataset's own 5 landmarks (RAF-DB, AffectNet) instead of MTCNN
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
 
     def __post_init__(self) -> None:
@@ -61,7 +62,7 @@ class Aligned:
 
     image_id: str
     image: np.ndarray | None = None
-    method: str = ""  # mtcnn | center_fallback | prealigned
+    method: str = ""  # mtcnn | dataset_landmarks | center_fallback | prealigned
     score: float | None = None
     box: tuple[float, ...] | None = None  # in source pixels (after the dataset's crop)
     landmarks: tuple[float, ...] | None = None  # 5 (x, y) in source pixels, flattened
@@ -160,11 +161,19 @@ class FaceAligner:
             out.append(a)
             try:
                 img = rec.load()
+                if rec.landmarks is not None and cfg.dataset_landmarks:
+                    pts = np.asarray(rec.landmarks, dtype=np.float64)
+                    a.image, moved = warp_to_template(img, pts, cfg.size, cfg.zoom)
+                    a.method, a.landmarks = "dataset_landmarks", tuple(pts.ravel().tolist())
+                    a.aligned_landmarks = tuple(np.asarray(moved).ravel().tolist())
+                    continue
                 if rec.box is not None:
                     img = crop_box(img, rec.box, cfg.box_margin)
             except ImageRejected as e:
                 a.reason, a.detail = e.reason, e.detail
                 continue
+            except ValueError as e:  # degenerate dataset landmarks: let MTCNN try instead
+                print(f"{rec.image_id}: {e}; falling back to MTCNN")
             if rec.aligned and cfg.skip_prealigned:
                 a.image = center_crop(img, cfg.size)
                 a.method = "prealigned"

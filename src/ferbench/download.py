@@ -73,12 +73,12 @@ def unpack(archive: Path, dest: Path) -> None:
         shutil.copy2(archive, dest / archive.name)
 
 
-def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path) -> dict:
+def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path, workers: int = 1) -> dict:
     """Make the raw folder ready; returns a manifest of what was found (written by the rule)."""
     raw_dir = Path(raw_dir)
     fmt, options = entry["format"], entry.get("options") or {}
     if "synthesize" in entry:
-        manifest = synthesize(raw_dir, **entry["synthesize"])
+        manifest = synthesize(raw_dir, workers=workers, **entry["synthesize"])
     elif entry.get("url"):
         raw_dir.mkdir(parents=True, exist_ok=True)
         archive = raw_dir.parent / f".{dataset}.download"

@@ -11,7 +11,7 @@ ALIGNMENT = pa.schema(
     [
         ("image_id", pa.string()),
         ("path", pa.string()),  # aligned image, relative to the results folder; null if excluded
-        ("method", pa.string()),  # mtcnn | center_fallback | prealigned
+        ("method", pa.string()),  # mtcnn | dataset_landmarks | center_fallback | prealigned
         ("detected", pa.bool_()),
         ("score", pa.float32()),
         ("box", _BOX),

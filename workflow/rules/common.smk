@@ -67,7 +67,8 @@ def _check_raw_data():
 
 
 def raw_dir(base):
-    return f"resources/raw/{base}"
+    """Entries may share one distribution (AffectNet-7/-8): ``raw: affectnet`` names the folder."""
+    return f"resources/raw/{fc.dataset_entry(config, base).get('raw', base)}"
 
 
 def raw_manifest(base):

@@ -4,6 +4,7 @@ rule download:
         manifest=f"{RESULTS}/data/{{base}}/raw.json",
     log:
         f"{RESULTS}/logs/download/{{base}}.log",
+    threads: 2
     localrule: True
     conda:
         "../envs/ferbench.yaml"

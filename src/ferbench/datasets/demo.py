@@ -10,6 +10,8 @@ deterministic from one seed. The result is written in the generic ``folder`` lay
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -121,23 +123,32 @@ def render_sample(base: np.ndarray, label: str, rng: np.random.Generator, size: 
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+@cache
 def portrait() -> np.ndarray:
-    """The window of ``astronaut()`` around the head that all constants above refer to."""
-    return skdata.astronaut()[:_CROP_BOTTOM, :_CROP_RIGHT]
+    """The window of ``astronaut()`` around the head that all constants above refer to (read-only)."""
+    img = skdata.astronaut()[:_CROP_BOTTOM, :_CROP_RIGHT]
+    img.setflags(write=False)
+    return img
 
 
-def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160) -> dict:
+def _render_to(out_dir: Path, label: str, k: int, seed: int, size: int) -> None:
+    # One generator per sample, so the result does not depend on the number of workers.
+    rng = np.random.default_rng([seed, CLASSES.index(label), k])
+    img = render_sample(portrait(), label, rng, size)
+    write_with(out_dir / label / f"{label}_{k:04d}.png", lambda p: Image.fromarray(img).save(p, "PNG"))
+
+
+def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160, workers: int = 1) -> dict:
     """Write ``{class}/{class}_{k:04d}.png`` under ``out_dir``; returns a manifest (also saved)."""
     out_dir = Path(out_dir)
-    base = portrait()
-    rng = np.random.default_rng(seed)
-    counts = {}
-    for label in CLASSES:
-        for k in range(n_per_class):
-            img = render_sample(base, label, rng, size)
-            write_with(out_dir / label / f"{label}_{k:04d}.png", lambda p, im=img: Image.fromarray(im).save(p, "PNG"))
-        counts[label] = n_per_class
+    jobs = [(out_dir, label, k, seed, size) for label in CLASSES for k in range(n_per_class)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_render_to, *zip(*jobs), chunksize=16))
+    else:
+        for job in jobs:
+            _render_to(*job)
     manifest = {"source": "skimage.data.astronaut() (NASA, public domain)", "seed": seed, "size": size,
-                "classes": list(CLASSES), "counts": counts}
+                "classes": list(CLASSES), "counts": {c: n_per_class for c in CLASSES}}
     write_json(out_dir / "manifest.json", manifest)
     return manifest
