@@ -41,7 +41,8 @@ def test_the_full_benchmark_without_raw_data_stops_within_seconds_naming_the_fil
 def test_the_demo_dag_end_to_end_then_nothing_to_do(tmp_path):
     wd = workflow_copy(tmp_path)
     cfg = write_config(wd, "tiny.yaml", TINY_DEMO)
-    res = snakemake(wd, "--configfile", "config/demo.yaml", str(cfg), "results/tables/accuracy.md")
+    # the target goes first: --configfile takes every following word as another config file
+    res = snakemake(wd, "results/tables/accuracy.md", "--configfile", "config/demo.yaml", str(cfg))
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     table = (wd / "results" / "tables" / "accuracy.md").read_text()
     assert "| demo |" in table and table.count("(n=2)") == 2, table
@@ -51,5 +52,5 @@ def test_the_demo_dag_end_to_end_then_nothing_to_do(tmp_path):
         assert (wd / "results" / "best" / model / "demo" / "card.json").is_file()
     qc = pd.read_parquet(wd / "results" / "data" / "demo" / "labels.parquet")
     assert len(qc) == 50
-    again = snakemake(wd, "-n", "--configfile", "config/demo.yaml", str(cfg), "results/tables/accuracy.md")
+    again = snakemake(wd, "-n", "results/tables/accuracy.md", "--configfile", "config/demo.yaml", str(cfg))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
