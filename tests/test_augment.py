@@ -1,7 +1,12 @@
+import math
+
+import numpy as np
+import pytest
 import torch
 
 from ferbench.models.base import InputSpec
-from ferbench.train.augment import BatchAugment
+from ferbench.train.augment import BatchAugment, warp_grid_sample, warp_pil
+from ferbench.train.cache import read_batch
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -59,3 +64,53 @@ def test_a_batch_stays_valid_until_two_more_are_made():
     kept = first.clone()
     aug(_batch(), torch.Generator().manual_seed(2))
     assert torch.equal(first, kept)
+
+
+def test_normalisation_is_exact_per_channel():
+    spec = InputSpec(size=48, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    batch = _batch()
+    out = BatchAugment({}, spec).eval(batch)
+    ref = (batch.permute(0, 3, 1, 2).float() / 255 - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(
+        spec.std
+    ).view(1, 3, 1, 1)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
+def _theta(angle=0.0, scale=1.0, tx=0.0, ty=0.0, k=1):
+    c, s = math.cos(angle) / scale, math.sin(angle) / scale
+    return torch.tensor([[[c, -s, tx], [s, c, ty]]] * k, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("warp", [warp_pil, warp_grid_sample])
+def test_warp_shift_moves_pixels_and_fills_black(warp):
+    x = _batch(n=2, size=32)
+    out = x.clone()
+    warp(out, [1], _theta(tx=2 * 4 / 32), "nearest")  # output pixel p reads input p + 4 px
+    assert torch.equal(out[0], x[0])  # samples not drawn are untouched
+    assert torch.equal(out[1, :, :-4], x[1, :, 4:])
+    assert (out[1, :, -4:] == 0).all()
+
+
+@pytest.mark.parametrize("mode, equal_at_least", [("nearest", 0.999), ("bilinear", 0.95)])
+def test_pil_and_grid_sample_warps_agree(mode, equal_at_least):
+    # The CPU (PIL) and CUDA (grid_sample) backends must draw the same augmentation; bilinear
+    # differs at the image border, where PIL blends with the fill colour differently.
+    g = torch.Generator().manual_seed(3)
+    smooth = torch.nn.functional.avg_pool2d(_batch(n=4, size=40).permute(0, 3, 1, 2).float(), 5, 1, 2)
+    x = smooth.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    theta = torch.cat([_theta(float(a), float(s), float(tx), float(ty)) for a, s, tx, ty in
+                       zip(torch.rand(4, generator=g) - 0.5, 0.9 + 0.2 * torch.rand(4, generator=g),
+                           0.2 * torch.rand(4, generator=g) - 0.1, 0.2 * torch.rand(4, generator=g) - 0.1)])
+    a, b = x.clone(), x.clone()
+    warp_pil(a, [0, 1, 2, 3], theta, mode)
+    warp_grid_sample(b, [0, 1, 2, 3], theta, mode)
+    close = ((a.int() - b.int()).abs() <= (0 if mode == "nearest" else 2)).float().mean()
+    assert close >= equal_at_least
+    assert not torch.equal(a, x)
+
+
+def test_read_batch_reads_sorted_rows_of_the_cache():
+    images = np.arange(5 * 2 * 2 * 3, dtype=np.uint8).reshape(5, 2, 2, 3)
+    assert torch.equal(read_batch(images, np.array([1, 3])), torch.from_numpy(images[[1, 3]]))
+    with pytest.raises(ValueError, match="increasing order"):
+        read_batch(images, np.array([3, 1]))

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 from skimage.transform import AffineTransform, PiecewiseAffineTransform, warp
+from threadpoolctl import threadpool_limits
 
 from ..io import write_with, write_json
 
@@ -138,12 +139,22 @@ def _render_to(out_dir: Path, label: str, k: int, seed: int, size: int) -> None:
     write_with(out_dir / label / f"{label}_{k:04d}.png", lambda p: Image.fromarray(img).save(p, "PNG"))
 
 
+_limits = None
+
+
+def _one_blas_thread() -> None:
+    # Each worker is one of ``workers`` processes: BLAS threads of their own would oversubscribe the
+    # cores and make the pool slower than one process (the warp estimates call lstsq per triangle).
+    global _limits
+    _limits = threadpool_limits(1)
+
+
 def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160, workers: int = 1) -> dict:
     """Write ``{class}/{class}_{k:04d}.png`` under ``out_dir``; returns a manifest (also saved)."""
     out_dir = Path(out_dir)
     jobs = [(out_dir, label, k, seed, size) for label in CLASSES for k in range(n_per_class)]
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=_one_blas_thread) as pool:
             list(pool.map(_render_to, *zip(*jobs), chunksize=16))
     else:
         for job in jobs:

@@ -2,14 +2,24 @@
 
 The official scripts decode a JPEG and run PIL transforms per sample per epoch, which starves a GPU.
 Here a batch of cached uint8 images is augmented with per-sample random parameters, staying in uint8
-NHWC for as long as possible (a quarter of the memory traffic of float): flips are slices, the affine
-warp (rotation + translation + scale, one ``affine_grid``/``grid_sample``) runs only on the samples
-drawn for it, random erasing fills per-sample rectangles in place, and one final pass converts to
+NHWC for as long as possible (a quarter of the memory traffic of float), and one final pass converts to
 normalised float. The result is NCHW in channels-last memory, which convolutions take as is.
 
+What keeps this fast on a CPU too:
+
+* per-channel arithmetic runs on ``(rows, W·3)`` views with the channel constants tiled along the row,
+  so the innermost loop is a whole image row, not the 3 channels of one pixel;
+* flips, warps and erasing touch only the samples drawn for them, one sample at a time: tensor
+  advanced indexing (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
+* the affine warp of CPU tensors runs in PIL's C resampler on the uint8 pixels; CUDA tensors go
+  through ``grid_sample``.
+
 ``RandomApply(p)[RandomRotation(d), RandomCrop(s, pad)]`` of the seeds maps to
-``affine: {p, degrees: d, translate: pad / s}``. Random erasing fills with the normalisation mean,
-i.e. torchvision's ``value=0`` after ``Normalize``.
+``affine: {p, degrees: d, translate: pad / s}`` with ``interpolation: nearest`` (the default), as
+torchvision's RandomRotation resamples with NEAREST and RandomCrop shifts by whole pixels; the shift is
+drawn continuously here and the rotation and shift are one warp, so the shift is not rotated with the
+image. Pixels from outside are black, as the seeds' rotation and zero padding make them. Random erasing
+fills with the normalisation mean, i.e. torchvision's ``value=0`` after ``Normalize``.
 """
 
 from __future__ import annotations
@@ -18,8 +28,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
@@ -35,6 +47,36 @@ def _bern(n: int, p: float, g: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=g) < p
 
 
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """``(N, H, W, C)`` as ``(N·H, W·C)``: per-channel constants tiled W times broadcast over whole rows."""
+    return x.view(-1, x.shape[2] * x.shape[3])
+
+
+def warp_grid_sample(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode: str) -> None:
+    """Warp samples ``idx`` of a uint8 NHWC batch in place; ``theta`` (k×2×3) maps output to input
+    in grid_sample's [-1, 1] coordinates. The warp runs in planar float, where grid_sample is fastest."""
+    k, h, w = len(idx), x.shape[1], x.shape[2]
+    grid = F.affine_grid(theta.to(x.device), [k, 3, h, w], align_corners=False)
+    planar = x.index_select(0, torch.tensor(idx, device=x.device)).permute(0, 3, 1, 2).contiguous().float()
+    warped = F.grid_sample(planar, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    # bilinear values are convex combinations of uint8 values: rounding is all that is left to do
+    warped = warped.round_().permute(0, 2, 3, 1).to(x.dtype)
+    for j, i in enumerate(idx):
+        x[i] = warped[j]
+
+
+def warp_pil(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode: str) -> None:
+    """:func:`warp_grid_sample` for CPU tensors, through PIL's C resampler (the one torchvision's
+    RandomRotation runs in the seeds): on a CPU it is several times faster than grid_sample, which
+    needs planar float and two transposes. ``theta`` becomes PIL's map between pixel-centre coordinates."""
+    h, w = x.shape[1], x.shape[2]
+    resample = Image.Resampling.NEAREST if mode == "nearest" else Image.Resampling.BILINEAR
+    arr = x.numpy()
+    for i, ((a, b, tx), (d, e, ty)) in zip(idx, theta.tolist()):
+        coeffs = (a, b * w / h, w / 2 * (1 + tx - a - b), d * h / w, e, h / 2 * (1 + ty - d - e))
+        arr[i] = np.asarray(Image.fromarray(arr[i]).transform((w, h), Image.Transform.AFFINE, coeffs, resample))
+
+
 class BatchAugment:
     """``__call__(uint8 NHWC batch, generator) -> normalised float NCHW batch`` for training;
     ``eval(batch)`` does only the resize and normalisation."""
@@ -45,10 +87,15 @@ class BatchAugment:
         self.device = torch.device(device)
         mean = torch.tensor(input_spec.mean, dtype=torch.float32)
         std = torch.tensor(input_spec.std, dtype=torch.float32)
-        # x_norm = x_uint8 * scale - shift, channels last
-        self.scale = (1.0 / (255.0 * std)).to(self.device)
-        self.shift = (mean / std).to(self.device)
-        self.fill = (mean * 255.0).round().to(torch.uint8).to(self.device)
+        # x_norm = x_uint8 * scale - shift, per channel; tiled along a row of the model's side
+        side = input_spec.size
+        self.scale = (1.0 / (255.0 * std)).repeat(side).to(self.device)
+        self.neg_shift = (-mean / std).repeat(side).to(self.device)
+        # erasing copies slices of a whole image of the fill colour: a same-layout copy moves whole
+        # rows, where broadcasting one 3-channel pixel loops over every pixel
+        fill = (mean * 255.0).round().to(torch.uint8)
+        self.fill_image = fill.expand(side, side, 3).contiguous().to(self.device)
+        self.interpolation = (self.spec.get("affine") or {}).get("interpolation", "nearest")
         self._buffers: dict[tuple, list[torch.Tensor]] = {}
         self._turn = 0
         ra = self.spec.get("randaugment")
@@ -72,7 +119,8 @@ class BatchAugment:
         self._turn ^= 1
         out = ring[self._turn]
         out.copy_(x)
-        torch.addcmul(-self.shift, out, self.scale, out=out)
+        rows = _rows(out)
+        torch.addcmul(self.neg_shift, rows, self.scale, out=rows)
         return out.permute(0, 3, 1, 2)  # channels-last memory, NCHW shape
 
     def eval(self, batch: torch.Tensor) -> torch.Tensor:
@@ -99,11 +147,11 @@ class BatchAugment:
         return torch.cat([self.randaugment(c) for c in nchw.split(4)]).permute(0, 2, 3, 1)
 
     def _flip(self, x: torch.Tensor, g: torch.Generator) -> None:
-        idx = torch.nonzero(_bern(x.shape[0], self.spec.get("hflip", 0.0), g)).flatten().to(x.device)
-        if len(idx):
-            x[idx] = x[idx].flip(2)
+        for i in torch.nonzero(_bern(x.shape[0], self.spec.get("hflip", 0.0), g)).flatten().tolist():
+            x[i] = x[i].flip(1)
 
     def _affine(self, x: torch.Tensor, g: torch.Generator) -> None:
+        """Rotation, scale and shift as one inverse map per sample: output pixel p reads input A·p + t."""
         aff = self.spec.get("affine") or {}
         n = x.shape[0]
         on = _bern(n, aff.get("p", 0.0), g)
@@ -116,11 +164,8 @@ class BatchAugment:
             return
         cos, sin = torch.cos(angle[idx]) / scale[idx], torch.sin(angle[idx]) / scale[idx]
         theta = torch.stack([torch.stack([cos, -sin, tx[idx]], 1), torch.stack([sin, cos, ty[idx]], 1)], 1)
-        dev_idx = idx.to(x.device)
-        sub = x[dev_idx].permute(0, 3, 1, 2).float()
-        grid = F.affine_grid(theta.to(x.device), list(sub.shape), align_corners=False)
-        warped = F.grid_sample(sub, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        x[dev_idx] = warped.permute(0, 2, 3, 1).round_().clamp_(0, 255).to(x.dtype)
+        warp = warp_pil if x.device.type == "cpu" else warp_grid_sample
+        warp(x, idx.tolist(), theta, self.interpolation)
 
     def _colour(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Colour jitter and Gaussian noise work in float [0, 255]; skipped (uint8 kept) when off."""
@@ -162,6 +207,7 @@ class BatchAugment:
         ew = torch.sqrt(area / torch.exp(log_r)).clamp(1, w).floor().long()
         top = (_u(n, 0, 1, g) * (h - eh + 1)).floor().long()
         left = (_u(n, 0, 1, g) * (w - ew + 1)).floor().long()
-        fill = self.fill.to(x.dtype)
-        for i in torch.nonzero(on).flatten().tolist():  # rectangles are small: slice them in place
-            x[i, top[i] : top[i] + eh[i], left[i] : left[i] + ew[i]] = fill
+        fill = self.fill_image.to(x.dtype)
+        top, left, eh, ew = top.tolist(), left.tolist(), eh.tolist(), ew.tolist()
+        for i in torch.nonzero(on).flatten().tolist():
+            x[i, top[i] : top[i] + eh[i], left[i] : left[i] + ew[i]] = fill[: eh[i], : ew[i]]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -44,3 +45,10 @@ def build_cache(labels_path: str | Path, results_dir: str | Path, out_path: str 
 
 def open_cache(path: str | Path) -> np.ndarray:
     return np.load(path, mmap_mode="r")
+
+
+def read_batch(images: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    """The cached images of ``rows`` (sorted: the memory map is read sequentially) as uint8 NHWC."""
+    if len(rows) > 1 and (np.diff(rows) < 0).any():
+        raise ValueError("read_batch takes rows in increasing order")
+    return torch.from_numpy(np.ascontiguousarray(images[rows]))

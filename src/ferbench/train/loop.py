@@ -34,7 +34,7 @@ from .. import schemas
 from ..io import write_json, write_text, write_with
 from ..models import EpochContext, create_model
 from .augment import BatchAugment
-from .cache import open_cache
+from .cache import open_cache, read_batch
 from .metrics import classification_metrics
 from .optim import build_optimizer, build_scheduler
 from .sam import SAM
@@ -160,12 +160,11 @@ class Trainer:
         if gen is not None:
             ix = ix[torch.randperm(len(ix), generator=gen).numpy()]
         for start in range(0, len(ix), bs):
-            b = ix[start : start + bs]
+            # Order inside a batch does not matter to the loss; sorted rows read the memory map sequentially
+            b = np.sort(ix[start : start + bs])
             if gen is not None and len(b) < 2:  # BatchNorm cannot train on a single sample
                 continue
-            order = np.sort(b)  # sorted reads from the memory map, then restore the drawn order
-            imgs = torch.from_numpy(np.ascontiguousarray(self.images[order]))[np.argsort(np.argsort(b))]
-            yield b, imgs, torch.from_numpy(self.y[b]).to(self.device)
+            yield b, read_batch(self.images, b), torch.from_numpy(self.y[b]).to(self.device)
 
     def _train_batches(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for _, imgs, y in self._batches("train", gen):
