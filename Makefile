@@ -8,7 +8,7 @@ TORCHVISION  := torchvision==0.29.2
 FACENET      := facenet-pytorch==2.6.0
 CORES   ?= 2
 
-.PHONY: demo test test-fast lint clean-demo
+.PHONY: demo test test-fast lint zoo
 
 $(BIN)/.installed: pyproject.toml Makefile
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
@@ -22,6 +22,10 @@ $(BIN)/.installed: pyproject.toml Makefile
 demo: $(BIN)/.installed
 	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES) results/tables/accuracy.md
 	@echo "tables: results/tables/accuracy.md results/tables/balanced_accuracy.md results/tables/summary.csv"
+
+# every registered model, one epoch, through the whole DAG (config/zoo.yaml)
+zoo: $(BIN)/.installed
+	$(BIN)/snakemake --configfile config/zoo.yaml --cores $(CORES) results/tables/accuracy.md
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -4,10 +4,10 @@ rule download:
         manifest=f"{RESULTS}/data/{{base}}/raw.json",
     log:
         f"{RESULTS}/logs/download/{{base}}.log",
-    threads: 2
     localrule: True
     conda:
         "../envs/ferbench.yaml"
+    threads: 2
     params:
         entry=lambda wc: fc.dataset_entry(config, wc.base),
         raw_dir=lambda wc: raw_dir(wc.base),

@@ -1,6 +1,6 @@
 """The decoded-image cache: every aligned image of a dataset decoded once into one uint8 array.
 
-``images_{size}.npy`` holds ``N×size×size×3`` uint8 in label-table order; training jobs memory-map it,
+``images.npy`` holds ``N×size×size×3`` uint8 in label-table order; training jobs memory-map it,
 so no job decodes a JPEG or runs PIL per sample per epoch.
 """
 
