@@ -139,14 +139,11 @@ def _render_to(out_dir: Path, label: str, k: int, seed: int, size: int) -> None:
     write_with(out_dir / label / f"{label}_{k:04d}.png", lambda p: Image.fromarray(img).save(p, "PNG"))
 
 
-_limits = None
-
-
 def _one_blas_thread() -> None:
     # Each worker is one of ``workers`` processes: BLAS threads of their own would oversubscribe the
     # cores and make the pool slower than one process (the warp estimates call lstsq per triangle).
-    global _limits
-    _limits = threadpool_limits(1)
+    # The limit holds for the worker's life: threadpoolctl only restores it on an explicit exit.
+    threadpool_limits(1)
 
 
 def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160, workers: int = 1) -> dict:

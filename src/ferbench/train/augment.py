@@ -56,13 +56,12 @@ def warp_grid_sample(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode:
     """Warp samples ``idx`` of a uint8 NHWC batch in place; ``theta`` (k×2×3) maps output to input
     in grid_sample's [-1, 1] coordinates. The warp runs in planar float, where grid_sample is fastest."""
     k, h, w = len(idx), x.shape[1], x.shape[2]
+    rows = torch.tensor(idx, device=x.device)
     grid = F.affine_grid(theta.to(x.device), [k, 3, h, w], align_corners=False)
-    planar = x.index_select(0, torch.tensor(idx, device=x.device)).permute(0, 3, 1, 2).contiguous().float()
+    planar = x.index_select(0, rows).permute(0, 3, 1, 2).contiguous().float()
     warped = F.grid_sample(planar, grid, mode=mode, padding_mode="zeros", align_corners=False)
     # bilinear values are convex combinations of uint8 values: rounding is all that is left to do
-    warped = warped.round_().permute(0, 2, 3, 1).to(x.dtype)
-    for j, i in enumerate(idx):
-        x[i] = warped[j]
+    x.index_copy_(0, rows, warped.round_().permute(0, 2, 3, 1).to(x.dtype))
 
 
 def warp_pil(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode: str) -> None:
