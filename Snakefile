@@ -13,7 +13,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/align.smk"
-include: "workflow/rules/tables.smk"
+include: "workflow/rules/label_table.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
@@ -22,4 +22,4 @@ include: "workflow/rules/aggregate.smk"
 rule all:
     default_target: True
     input:
-        TABLES,
+        layout.tables(RESULTS),

@@ -73,8 +73,25 @@ def unpack(archive: Path, dest: Path) -> None:
         shutil.copy2(archive, dest / archive.name)
 
 
+def placed_by_user(entry: Mapping[str, Any]) -> bool:
+    """Neither synthesised nor downloaded: the user puts the original files under resources/raw/."""
+    return "synthesize" not in entry and not entry.get("url")
+
+
+def label_files(entry: Mapping[str, Any], raw_dir: str | Path) -> list[str]:
+    """The dataset's label files that exist under ``raw_dir`` (the adapter's expected files that are
+    plain paths, not globs over images): inputs of the download rule, so editing one reruns the dataset."""
+    expected = get_adapter(entry["format"]).expected_files(entry.get("options") or {})
+    files = (Path(raw_dir) / e for e in expected if not any(c in e for c in "*?["))
+    return [str(f) for f in files if f.is_file()]
+
+
 def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path, workers: int = 1) -> dict:
-    """Make the raw folder ready; returns a manifest of what was found (written by the rule)."""
+    """Make the raw folder ready; returns a manifest of what was found (written by the rule).
+
+    The manifest holds the sha256 of the label files, so an edited label file changes it and the
+    dataset's downstream stages rerun; an unchanged one leaves it identical.
+    """
     raw_dir = Path(raw_dir)
     fmt, options = entry["format"], entry.get("options") or {}
     if "synthesize" in entry:
@@ -90,7 +107,8 @@ def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path, wor
         manifest = {"placed_by_user": True}
     check_raw_files(dataset, fmt, raw_dir, {**options, "obtain": entry.get("obtain") or get_adapter(fmt).obtain})
     files = sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*") if p.is_file())
-    return {**manifest, "dataset": dataset, "format": fmt, "n_files": len(files)}
+    labels = {Path(f).relative_to(raw_dir).as_posix(): sha256sum(f) for f in label_files(entry, raw_dir)}
+    return {**manifest, "dataset": dataset, "format": fmt, "n_files": len(files), "label_files": labels}
 
 
 def check_pretrained(model: str, path: Path, entry: Mapping[str, Any]) -> None:

@@ -84,19 +84,20 @@ def masked(image: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def _default_landmarks(image: np.ndarray) -> np.ndarray:
-    """Where the align stage's template puts the 5 points (for faces kept by the centre-crop fallback,
-    which have no detected landmarks)."""
-    from .align import AlignConfig, template  # heavy (torch) import, only on this fallback
+def _default_landmarks(image: np.ndarray, zoom: float) -> np.ndarray:
+    """Where the align stage's template (at the configured ``align.zoom``) puts the 5 points, for faces
+    kept by the centre-crop fallback, which have no detected landmarks."""
+    from .align import template  # heavy (torch) import, only on this fallback
 
-    return template(image.shape[0], AlignConfig().zoom)
+    return template(image.shape[0], zoom)
 
 
-def variant_transform(name: str) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
-    """``(aligned image, aligned landmarks or None) -> image`` for the derived dataset ``{base}@{name}``."""
+def variant_transform(name: str, zoom: float) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """``(aligned image, aligned landmarks or None) -> image`` for the derived dataset ``{base}@{name}``;
+    ``zoom`` is the ``align.zoom`` the faces were aligned with."""
     fns = {"lower_face": lower_face, "masked": masked}
     try:
         fn = fns[name]
     except KeyError:
         raise KeyError(f"unknown face-region variant {name!r}; known: {', '.join(VARIANTS)}") from None
-    return lambda image, landmarks: fn(image, landmarks if landmarks is not None else _default_landmarks(image))
+    return lambda image, landmarks: fn(image, landmarks if landmarks is not None else _default_landmarks(image, zoom))

@@ -1,6 +1,8 @@
 """Atomic writes: a temp file in the destination folder, then ``os.replace``.
 
-A killed job therefore never leaves a file that looks finished.
+A killed job therefore never leaves a file that looks finished. ``mkstemp`` creates its file 0600; the
+result is given the mode a plain ``open()`` would have (0666 minus the umask), so a results folder on a
+shared filesystem is readable by the group exactly as the user's umask says.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -27,6 +30,20 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only be read by setting it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 
 
 def write_with(dest: str | Path, writer: Callable[[Path], Any]) -> Path:

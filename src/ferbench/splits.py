@@ -1,8 +1,14 @@
 """Split protocols: a label table -> one train/val/test assignment per iteration.
 
-Every protocol is a function ``(table, iteration, n_iterations, **options) -> np.ndarray`` of part names
-aligned with the table's rows, registered in ``PROTOCOLS``. The table's row order is the dataset's
-original order, which the ``crossval`` protocol depends on.
+Every protocol is a function ``(table, iteration, **options) -> np.ndarray`` of part names aligned with
+the table's rows, registered in ``PROTOCOLS``. The table's row order is the dataset's original order,
+which the ``crossval`` protocol depends on.
+
+The i-th split of the repeated protocols (``crossval``, ``stratified``, ``grouped``, ``official``) does
+not depend on how many iterations the benchmark has: sklearn's shuffle splitters draw one permutation per
+split from one seeded generator, so split i is the same whether 3 or 10 are asked for. Raising
+``benchmark.iterations`` therefore leaves the finished folds valid. Only ``kfold`` depends on the count
+(k folds partition the data), so changing it starts that dataset's folds over.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-PARTS = ("train", "val", "test")
+from .schemas import PARTS
+
 Protocol = Callable[..., np.ndarray]
 PROTOCOLS: dict[str, Protocol] = {}
 
@@ -47,20 +54,24 @@ def _nth_split(splitter, iteration: int, *arrays) -> tuple[np.ndarray, np.ndarra
     raise ValueError(f"iteration {iteration} out of range for {splitter}")
 
 
+def _shuffle(splitter_cls, iteration: int, **kwargs):
+    """A shuffle splitter that reaches split ``iteration``: its first i+1 splits are those of any longer run."""
+    return splitter_cls(n_splits=iteration + 1, **kwargs)
+
+
 @protocol("crossval")
 def crossval(
     table: pd.DataFrame,
     iteration: int,
-    n_iterations: int,
     test_size: float = 0.2,
     val_size: float = 0.25,
     outer_seed: int = 42,
 ) -> np.ndarray:
-    """FER-crossval: pooled data, ``ShuffleSplit(n_iterations, 0.2, random_state=42)`` picks the test set
+    """FER-crossval: pooled data, ``ShuffleSplit(n_splits, 0.2, random_state=42)`` picks the test set
     of iteration ``i`` (overlapping across iterations: repeated random sub-sampling, not K-fold), then a
     non-stratified ``train_test_split(test_size=0.25, random_state=i)`` carves validation from the rest."""
     n = len(table)
-    outer = ShuffleSplit(n_splits=n_iterations, test_size=test_size, random_state=outer_seed)
+    outer = _shuffle(ShuffleSplit, iteration, test_size=test_size, random_state=outer_seed)
     train_val, test = _nth_split(outer, iteration, np.arange(n))
     train, val = train_test_split(train_val, test_size=val_size, random_state=iteration)
     return _assign(n, train, val, test)
@@ -70,14 +81,13 @@ def crossval(
 def stratified(
     table: pd.DataFrame,
     iteration: int,
-    n_iterations: int,
     test_size: float = 0.2,
     val_size: float = 0.25,
     outer_seed: int = 42,
 ) -> np.ndarray:
     """``crossval`` with both cuts stratified by class."""
     n, y = len(table), table["label"].to_numpy()
-    outer = StratifiedShuffleSplit(n_splits=n_iterations, test_size=test_size, random_state=outer_seed)
+    outer = _shuffle(StratifiedShuffleSplit, iteration, test_size=test_size, random_state=outer_seed)
     train_val, test = _nth_split(outer, iteration, np.zeros(n), y)
     train, val = train_test_split(train_val, test_size=val_size, random_state=iteration, stratify=y[train_val])
     return _assign(n, train, val, test)
@@ -104,7 +114,6 @@ def _stratify_or_none(y: np.ndarray, n_val: float) -> np.ndarray | None:
 def official(
     table: pd.DataFrame,
     iteration: int,
-    n_iterations: int,
     val_size: float = 0.1,
 ) -> np.ndarray:
     """The dataset's own train/test (``split`` column). Its own val when it has one (then every iteration
@@ -129,7 +138,6 @@ def official(
 def grouped(
     table: pd.DataFrame,
     iteration: int,
-    n_iterations: int,
     test_size: float = 0.2,
     val_size: float = 0.25,
     outer_seed: int = 42,
@@ -138,7 +146,7 @@ def grouped(
     ``val_size`` of the remaining subjects for val, so no subject appears in two parts."""
     groups = _require(table, "subject", "grouped")
     n = len(table)
-    outer = GroupShuffleSplit(n_splits=n_iterations, test_size=test_size, random_state=outer_seed)
+    outer = _shuffle(GroupShuffleSplit, iteration, test_size=test_size, random_state=outer_seed)
     train_val, test = _nth_split(outer, iteration, np.zeros(n), None, groups)
     inner = GroupShuffleSplit(n_splits=1, test_size=val_size, random_state=iteration)
     train, val = next(inner.split(train_val, None, groups[train_val]))
@@ -149,30 +157,44 @@ def grouped(
 def kfold(
     table: pd.DataFrame,
     iteration: int,
-    n_iterations: int,
+    folds: int,
     val_folds: int = 4,
     seed: int = 42,
 ) -> np.ndarray:
-    """``StratifiedGroupKFold`` with ``n_iterations`` folds: fold ``iteration`` is the test set. Val is one
+    """``StratifiedGroupKFold`` with ``folds`` folds (the benchmark's iterations): fold ``iteration`` is the
+    test set. Val is one
     fold of a ``val_folds``-fold ``StratifiedGroupKFold`` of the rest (seeded by the iteration). Groups are
     subjects when the table has them, otherwise every row is its own group."""
     n, y = len(table), table["label"].to_numpy()
     has_subjects = "subject" in table.columns and table["subject"].notna().any()
     groups = _require(table, "subject", "kfold") if has_subjects else np.arange(n)
-    outer = StratifiedGroupKFold(n_splits=n_iterations, shuffle=True, random_state=seed)
+    if not 0 <= iteration < folds:
+        raise ValueError(f"kfold: iteration {iteration} outside 0..{folds - 1}")
+    outer = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     train_val, test = _nth_split(outer, iteration, np.zeros(n), y, groups)
     inner = StratifiedGroupKFold(n_splits=val_folds, shuffle=True, random_state=iteration)
     train, val = next(inner.split(train_val, y[train_val], groups[train_val]))
     return _assign(n, train_val[train], train_val[val], test)
 
 
-def make_split(table: pd.DataFrame, name: str, iteration: int, n_iterations: int, **options) -> pd.DataFrame:
-    """The manifest: ``image_id`` -> ``part`` for every row of ``table``."""
+# Protocols whose splits depend on the benchmark's iteration count (passed to them as ``folds``).
+COUNT_DEPENDENT = frozenset({"kfold"})
+
+
+def make_split(table: pd.DataFrame, name: str, iteration: int, folds: int | None = None, **options) -> pd.DataFrame:
+    """The manifest: ``image_id`` -> ``part`` for every row of ``table``.
+
+    ``folds`` (the benchmark's iteration count) is given to the protocols in ``COUNT_DEPENDENT`` only.
+    """
     try:
         fn = PROTOCOLS[name]
     except KeyError:
         raise KeyError(f"unknown split protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}") from None
-    if not 0 <= iteration < n_iterations:
-        raise ValueError(f"iteration {iteration} outside 0..{n_iterations - 1}")
-    parts = fn(table, iteration, n_iterations, **options)
+    if iteration < 0:
+        raise ValueError(f"iteration {iteration} is negative")
+    if name in COUNT_DEPENDENT:
+        if folds is None:
+            raise ValueError(f"protocol {name!r} needs the number of folds")
+        options = {**options, "folds": folds}
+    parts = fn(table, iteration, **options)
     return pd.DataFrame({"image_id": table["image_id"].to_numpy(), "part": pd.Categorical(parts, PARTS)})

@@ -36,11 +36,13 @@ def test_masked_covers_nose_and_mouth_but_not_the_eyes():
     assert poly[:, 1].min() > POINTS[:2, 1].max()  # the mask's top edge lies below the eyes
 
 
-def test_variant_transform_by_name_falls_back_to_the_template_without_landmarks():
+def test_variant_transform_by_name_falls_back_to_the_configured_template_without_landmarks():
     img = face(1, (112, 112))
-    fn = variant_transform("masked")
-    assert fn(img, None).shape == img.shape
+    out = variant_transform("masked", zoom=0.9)(img, None)
+    assert out.shape == img.shape
+    # the fallback places the mask where align.zoom put the face, not at a default zoom
+    assert (variant_transform("masked", zoom=0.6)(img, None) != out).any()
     with pytest.raises(KeyError, match="unknown face-region variant"):
-        variant_transform("sunglasses")
+        variant_transform("sunglasses", zoom=0.9)
     with pytest.raises(ValueError, match="degenerate"):
         masked(img, np.zeros((5, 2)))

@@ -1,14 +1,16 @@
 rule align:
     """MTCNN on every image of a dataset, 5-point similarity alignment; written once, shared by all jobs."""
     input:
-        manifest=f"{RESULTS}/data/{{base}}/raw.json",
+        manifest=res(layout.RAW_MANIFEST),
     output:
-        images=directory(f"{RESULTS}/aligned/{{base}}/images"),
-        table=f"{RESULTS}/aligned/{{base}}/alignment.parquet",
+        images=directory(res(layout.ALIGNED_IMAGES)),
+        table=res(layout.ALIGNMENT),
     log:
-        f"{RESULTS}/logs/align/{{base}}.log",
+        log("align", "{base}"),
+    benchmark:
+        bench("align", "{base}")
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     threads: 2
     resources:
         mem_mb=8000,
@@ -17,6 +19,6 @@ rule align:
         entry=lambda wc: fc.dataset_entry(config, wc.base),
         raw_dir=lambda wc: raw_dir(wc.base),
         align=config["align"],
-        results=lambda wc, output: results_root(output.table),
+        results=lambda wc, output: layout.root_of(output.table, layout.ALIGNMENT, **wc),
     script:
         "../scripts/align.py"

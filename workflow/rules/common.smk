@@ -1,43 +1,54 @@
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
-# The logic lives in the ferbench package; make it importable from a plain checkout too.
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-
 import ferbench.config as fc
+from ferbench import layout
 from ferbench.datasets import MissingRawData, check_raw_files, get_adapter
+from ferbench.download import label_files, placed_by_user
+from ferbench.face_regions import VARIANTS
+from ferbench.grid import Grid
+from ferbench.schemas import read_split_meta
+from ferbench.splits import COUNT_DEPENDENT
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-RESULTS = "results"
-DATASETS = config["benchmark"]["datasets"]
-MODELS = config["benchmark"]["models"]
-ITERATIONS = list(range(config["benchmark"]["iterations"]))
-TABLES = [
-    f"{RESULTS}/tables/accuracy.md",
-    f"{RESULTS}/tables/balanced_accuracy.md",
-    f"{RESULTS}/tables/summary.csv",
-]
+RESULTS = layout.RESULTS
+# The software of every rule for `--sdm conda`, declared once (the default run uses the .venv).
+FERBENCH_ENV = "../envs/ferbench.yaml"
+GRID = Grid.from_config(config)
+
+
+def res(pattern):
+    """A results path pattern (``ferbench.layout``) under the results folder, wildcards kept."""
+    return f"{RESULTS}/{pattern}"
+
+
+def log(stage, name):
+    return res(layout.LOG.format(stage=stage, name=name))
+
+
+def bench(stage, name):
+    return res(layout.BENCHMARK.format(stage=stage, name=name))
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_-]+(@(lower_face|masked))?",
+    dataset=rf"[A-Za-z0-9_-]+(@({'|'.join(VARIANTS)}))?",
     base=r"[A-Za-z0-9_-]+",
     model=r"[a-z0-9_]+",
     iteration=r"\d+",
     protocol=r"[a-z]+",
+    metric="|".join(layout.TABLE_METRICS),
 
 
 def _check_selection():
     """Fail at parse time, in plain words, on anything the DAG cannot be built from."""
     try:
-        for d in DATASETS:
-            fc.dataset_entry(config, d)
+        for d in GRID.datasets:
             get_adapter(fc.dataset_entry(config, d)["format"])
-        for m in MODELS:
+        for m in GRID.models:
             fc.recipe(config, m)
             fc.pretrained_file(config, m)
     except KeyError as e:
@@ -50,9 +61,9 @@ def _check_raw_data():
     Skipped once a dataset's raw manifest exists (e.g. a results folder handed to a colleague).
     """
     problems = []
-    for d in sorted({fc.split_variant(d)[0] for d in DATASETS}):
+    for d in sorted({fc.split_variant(d)[0] for d in GRID.datasets}):
         entry = fc.dataset_entry(config, d)
-        if "synthesize" in entry or entry.get("url") or Path(raw_manifest(d)).exists():
+        if not placed_by_user(entry) or Path(raw_manifest(d)).exists():
             continue
         opts = {
             **(entry.get("options") or {}),
@@ -66,39 +77,91 @@ def _check_raw_data():
         raise WorkflowError("\n\n".join(problems))
 
 
+# -- input functions ----------------------------------------------------------------------------------
 def raw_dir(base):
     """Entries may share one distribution (AffectNet-7/-8): ``raw: affectnet`` names the folder."""
     return f"resources/raw/{fc.dataset_entry(config, base).get('raw', base)}"
 
 
 def raw_manifest(base):
-    return f"{RESULTS}/data/{base}/raw.json"
+    return res(layout.RAW_MANIFEST.format(base=base))
 
 
-def results_root(path):
-    """The results folder, from a stage output two levels below it (results/{stage}/{name}/file)."""
-    return str(Path(path).parents[2])
+def raw_label_files(wildcards):
+    """A placed dataset's label files: editing one reruns the dataset from its download check."""
+    entry = fc.dataset_entry(config, wildcards.base)
+    return label_files(entry, raw_dir(wildcards.base)) if placed_by_user(entry) else []
 
 
 def base_of(wildcards):
     return fc.split_variant(wildcards.dataset)[0]
 
 
+def raw_manifest_of(wildcards):
+    return raw_manifest(base_of(wildcards))
+
+
 def alignment_of(wildcards):
-    return f"{RESULTS}/aligned/{base_of(wildcards)}/alignment.parquet"
+    return res(layout.ALIGNMENT.format(base=base_of(wildcards)))
 
 
 def split_of(wildcards):
-    proto = fc.protocol(config, wildcards.dataset)
-    return f"{RESULTS}/splits/{wildcards.dataset}/{proto}/{wildcards.iteration}.parquet"
+    return res(
+        layout.SPLIT.format(
+            dataset=wildcards.dataset,
+            protocol=GRID.protocol(wildcards.dataset),
+            iteration=wildcards.iteration,
+        )
+    )
+
+
+def split_folds(wildcards):
+    """The iteration count, for the protocols whose splits depend on it (kfold) only: raising
+    ``iterations`` must not rewrite the finished splits of the others."""
+    return GRID.iterations if wildcards.protocol in COUNT_DEPENDENT else None
 
 
 def fold_metrics(wildcards=None):
-    return expand(
-        f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/metrics.json",
-        model=MODELS,
-        dataset=DATASETS,
-        iteration=ITERATIONS,
+    return GRID.fold_files(layout.METRICS, RESULTS)
+
+
+def cell_metrics(wildcards):
+    return GRID.fold_files(layout.METRICS, RESULTS, wildcards.model, wildcards.dataset)
+
+
+def cell_checkpoints(wildcards):
+    return GRID.fold_files(
+        layout.CHECKPOINT, RESULTS, wildcards.model, wildcards.dataset
+    )
+
+
+def best_files():
+    return [
+        res(pattern.format(model=m, dataset=d))
+        for m, d in GRID.cells()
+        for pattern in (layout.BEST_CARD, layout.BEST_CHECKPOINT)
+    ]
+
+
+def sealed_files(wildcards=None):
+    """Every file the tables are built from: what MANIFEST.sha256 lists."""
+    data = [
+        res(p.format(dataset=d))
+        for d in GRID.datasets
+        for p in (layout.LABELS, layout.QC, layout.DATA_SUMMARY)
+    ]
+    splits = [
+        res(layout.SPLIT.format(dataset=d, protocol=GRID.protocol(d), iteration=i))
+        for d in GRID.datasets
+        for i in range(GRID.iterations)
+    ]
+    folds = [f for p in layout.FOLD_FILES for f in GRID.fold_files(p, RESULTS)]
+    return (
+        data
+        + splits
+        + folds
+        + [res(layout.SUMMARY), res(layout.PROVENANCE)]
+        + best_files()
     )
 
 
@@ -112,5 +175,21 @@ def train_resources(key, default, scale=True):
     return get
 
 
+def _warn_kfold_restart():
+    """k folds partition the data: a new k makes new splits, so every fold of that dataset starts over."""
+    for d in GRID.datasets:
+        proto = GRID.protocol(d)
+        first = Path(res(layout.SPLIT.format(dataset=d, protocol=proto, iteration=0)))
+        if proto in COUNT_DEPENDENT and first.is_file():
+            made_for = read_split_meta(first).get("folds")
+            if made_for not in (None, GRID.iterations):
+                logger.warning(
+                    f"ferbench: dataset {d!r} uses protocol {proto!r} with {made_for} folds so far; "
+                    f"benchmark.iterations is now {GRID.iterations}, so its splits change and every "
+                    f"fold of {d!r} (all models) is trained again."
+                )
+
+
 _check_selection()
 _check_raw_data()
+_warn_kfold_restart()

@@ -1,12 +1,16 @@
 rule download:
     """Make resources/raw/{base} ready: synthesise (demo), fetch + sha256 (url), or check user files."""
+    input:
+        label_files=raw_label_files,
     output:
-        manifest=f"{RESULTS}/data/{{base}}/raw.json",
+        manifest=res(layout.RAW_MANIFEST),
     log:
-        f"{RESULTS}/logs/download/{{base}}.log",
+        log("download", "{base}"),
+    benchmark:
+        bench("download", "{base}")
     localrule: True
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     threads: 2
     params:
         entry=lambda wc: fc.dataset_entry(config, wc.base),

@@ -1,16 +1,18 @@
 rule split:
     """One manifest per (dataset, protocol, iteration): image_id -> train / val / test."""
     input:
-        labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
+        labels=res(layout.LABELS),
     output:
-        split=f"{RESULTS}/splits/{{dataset}}/{{protocol}}/{{iteration}}.parquet",
+        split=res(layout.SPLIT),
     log:
-        f"{RESULTS}/logs/splits/{{dataset}}/{{protocol}}/{{iteration}}.log",
+        log("split", "{dataset}/{protocol}/{iteration}"),
+    benchmark:
+        bench("split", "{dataset}/{protocol}/{iteration}")
     localrule: True
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     params:
-        n_iterations=config["benchmark"]["iterations"],
+        folds=split_folds,
         options=lambda wc: fc.dataset_entry(config, wc.dataset).get("protocol_options")
         or {},
     script:

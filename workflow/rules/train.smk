@@ -1,18 +1,21 @@
 rule train:
     """One fold: a fresh model trained on the split's train part, selected on val, scored on test."""
     input:
-        labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
-        cache=f"{RESULTS}/data/{{dataset}}/images.npy",
+        labels=res(layout.LABELS),
+        cache=res(layout.CACHE),
         split=split_of,
     output:
-        metrics=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/metrics.json",
-        history=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/history.csv",
-        predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/predictions.parquet",
-        checkpoint=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/best.pt",
+        metrics=res(layout.METRICS),
+        history=res(layout.HISTORY),
+        predictions=res(layout.PREDICTIONS),
+        checkpoint=res(layout.CHECKPOINT),
+        provenance=res(layout.FOLD_PROVENANCE),
     log:
-        f"{RESULTS}/logs/train/{{model}}/{{dataset}}/{{iteration}}.log",
+        log("train", "{model}/{dataset}/{iteration}"),
+    benchmark:
+        bench("train", "{model}/{dataset}/{iteration}")
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     threads: config["train"]["threads"]
     resources:
         gpu=1,
@@ -28,8 +31,7 @@ rule train:
         device=config["train"]["device"],
         amp=config["train"]["amp"],
         input_size=config["train"].get("input_size"),
-        fail=lambda wc: fc.should_fail(config, wc.model, wc.dataset, wc.iteration),
         # outside the outputs: Snakemake deletes those when a job fails, resume state must survive
-        resume=f"{RESULTS}/resume/{{model}}/{{dataset}}/{{iteration}}/state.pt",
+        resume=res(layout.RESUME),
     script:
         "../scripts/train.py"

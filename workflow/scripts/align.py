@@ -1,12 +1,11 @@
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import torch
 
 from ferbench.align import AlignConfig, align_dataset
 from ferbench.datasets import get_adapter
-from ferbench.io import write_with
 from ferbench.logs import tee_output
+from ferbench.schemas import write_alignment
 
 with tee_output(snakemake.log[0]):
     p = snakemake.params
@@ -21,4 +20,4 @@ with tee_output(snakemake.log[0]):
     table = align_dataset(result.records, results, images_subdir, AlignConfig(**opts),
                           image_format=image_format, device=device, desc=f"align {snakemake.wildcards.base}")
     Path(snakemake.output.images).mkdir(parents=True, exist_ok=True)
-    write_with(snakemake.output.table, lambda f: pq.write_table(table, f))
+    write_alignment(snakemake.output.table, table)

@@ -1,31 +1,23 @@
-import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from ferbench.datasets import get_adapter
-from ferbench.io import write_json, write_with
+from ferbench.io import write_json
+from ferbench.labels import remap_for
+from ferbench.labels_table import build_label_table, format_summary
 from ferbench.logs import tee_output
-from ferbench.tables import build_label_table, format_summary
-from ferbench.train import loop
+from ferbench.schemas import read_alignment, write_label_table, write_qc
 
 with tee_output(snakemake.log[0]):
     entry = snakemake.params.entry
     result = get_adapter(entry["format"]).read(Path(snakemake.params.raw_dir), entry.get("options") or {})
-    remap = None
-    if entry.get("remap"):
-        from ferbench.labels import remap_for
-
-        remap = remap_for(entry["remap"], result.classes)
     tables = build_label_table(
         snakemake.wildcards.dataset,
         result,
-        pq.read_table(snakemake.input.alignment),
-        remap=remap,
+        read_alignment(snakemake.input.alignment),
+        remap=remap_for(entry["remap"], result.classes) if entry.get("remap") else None,
         classes=entry.get("classes"),
     )
-    labels = tables.labels.replace_schema_metadata({loop.CLASSES_KEY: json.dumps(list(tables.classes))})
-    write_with(snakemake.output.labels, lambda f: pq.write_table(labels, f))
-    write_with(snakemake.output.qc, lambda f: pq.write_table(tables.qc, f))
+    write_label_table(snakemake.output.labels, tables.labels, tables.classes)
+    write_qc(snakemake.output.qc, tables.qc)
     write_json(snakemake.output.summary, tables.summary)
     print(format_summary(tables.summary))

@@ -14,9 +14,8 @@ import pyarrow as pa
 
 from .align import NO_FACE
 from .datasets.base import AdapterResult
+from .datasets.common import LABEL_NOT_IN_VOCABULARY
 from .schemas import LABELS, QC
-
-UNMAPPED = "label_not_in_vocabulary"
 
 
 @dataclass
@@ -69,7 +68,7 @@ def build_label_table(
             continue
         name = remap.get(rec.label, rec.label) if remap else rec.label
         if name is None or name not in index:
-            _qc_row(qc, rec.image_id, rec.source, "labels", UNMAPPED, f"{rec.label!r} -> {name!r}")
+            _qc_row(qc, rec.image_id, rec.source, "labels", LABEL_NOT_IN_VOCABULARY, f"{rec.label!r} -> {name!r}")
             continue
         values = {
             "image_id": rec.image_id,

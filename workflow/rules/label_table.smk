@@ -1,17 +1,19 @@
 rule label_table:
     """Adapter records joined with their alignment: label table, QC table (every exclusion) and summary."""
     input:
-        manifest=lambda wc: raw_manifest(base_of(wc)),
+        manifest=raw_manifest_of,
         alignment=alignment_of,
     output:
-        labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
-        qc=f"{RESULTS}/data/{{dataset}}/qc.parquet",
-        summary=f"{RESULTS}/data/{{dataset}}/summary.json",
+        labels=res(layout.LABELS),
+        qc=res(layout.QC),
+        summary=res(layout.DATA_SUMMARY),
     log:
-        f"{RESULTS}/logs/tables/{{dataset}}.log",
+        log("label_table", "{dataset}"),
+    benchmark:
+        bench("label_table", "{dataset}")
     localrule: True
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     params:
         entry=lambda wc: fc.dataset_entry(config, wc.dataset),
         raw_dir=lambda wc: raw_dir(base_of(wc)),
@@ -22,20 +24,23 @@ rule label_table:
 rule image_cache:
     """Every kept aligned image decoded once into one uint8 array shared by all training jobs."""
     input:
-        labels=f"{RESULTS}/data/{{dataset}}/labels.parquet",
+        labels=res(layout.LABELS),
         alignment=alignment_of,
     output:
-        cache=f"{RESULTS}/data/{{dataset}}/images.npy",
+        cache=res(layout.CACHE),
     log:
-        f"{RESULTS}/logs/cache/{{dataset}}.log",
+        log("image_cache", "{dataset}"),
+    benchmark:
+        bench("image_cache", "{dataset}")
     conda:
-        "../envs/ferbench.yaml"
+        FERBENCH_ENV
     resources:
         mem_mb=4000,
         runtime=120,
     params:
         size=config["align"]["size"],
+        zoom=config["align"]["zoom"],
         variant=lambda wc: fc.split_variant(wc.dataset)[1],
-        results=lambda wc, input: results_root(input.labels),
+        results=lambda wc, input: layout.root_of(input.labels, layout.LABELS, **wc),
     script:
         "../scripts/image_cache.py"

@@ -4,7 +4,7 @@ import pytest
 from ferbench.align import AlignConfig, align_dataset
 from ferbench.datasets import AdapterResult, Exclusion, SourceRecord
 from ferbench.images import load_rgb
-from ferbench.tables import build_label_table
+from ferbench.labels_table import build_label_table
 
 
 def _result(tmp_path, small_demo):
