@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -115,14 +116,31 @@ def test_removing_a_model_rebuilds_the_tables_without_it_and_keeps_its_folds(gri
     assert "runs/dan/demo/2/best.pt" in manifest and "runs/resnet18" not in manifest
 
 
-def test_a_deleted_fold_is_retrained_alone_and_the_tables_follow(grid):
+@pytest.mark.parametrize("deleted", ["runs/dan/demo/1/metrics.json", "runs/dan/demo/2/history.csv", "runs/dan/demo/0"])
+def test_deleted_fold_outputs_retrain_that_fold_and_the_tables_follow(grid, deleted):
     wd = grid.wd
-    (wd / "results/runs/dan/demo/1/metrics.json").unlink()
+    target = wd / "results" / deleted
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
     planned, _ = grid.run(TABLE, dry=True)
-    assert planned.get("train") == 1 and "split" not in planned, planned
+    assert planned.get("train") == 1 and "split" not in planned and planned.get("table") == 1, planned
     grid.run(TABLE)
     assert cells(wd) == {("demo", "dan"): 3}
     assert grid.run(TABLE, dry=True)[0] == {}
+
+
+def test_a_results_folder_without_snakemake_metadata_still_grows(grid, tmp_path):
+    """A folder handed over (no .snakemake/) next to a fresh copy of the workflow: nothing to do, then
+    one more iteration trains exactly the new folds."""
+    other = workflow_copy(tmp_path / "fresh")
+    shutil.copytree(grid.wd / "results", other / "results", copy_function=shutil.copy2)
+    for name in ["base.yaml", *grid.configs]:
+        shutil.copy2(grid.wd / name, other / name)
+    moved = Grid(other)
+    moved.configs = list(grid.configs)
+    assert moved.run(TABLE, dry=True)[0] == {}
+    moved.set(benchmark={"iterations": 4})
+    planned, _ = moved.run(TABLE, dry=True)
+    assert planned.get("train") == 1 and planned.get("split") == 1, planned
 
 
 def test_editing_a_placed_label_file_reruns_that_dataset(grid):

@@ -6,12 +6,14 @@ config, once, without reading any data file, so a dry run stays fast however lar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import config as fc
 from . import layout
+from .io import write_text
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,35 @@ class Grid:
     def as_dict(self) -> dict:
         return {"datasets": list(self.datasets), "models": list(self.models), "iterations": self.iterations,
                 "protocols": dict(self.protocols)}
+
+    def sync_file(self, path: str | Path) -> bool:
+        """Write the grid to ``path`` unless it already holds it; True if written.
+
+        Snakemake reruns a job when an input is newer than its outputs. The aggregation takes this file
+        as an input, so a grown, shrunk or switched grid reruns it (and, through it, trains exactly the
+        missing folds) even without Snakemake's metadata, e.g. in a results folder handed over; an
+        unchanged grid keeps the file's old modification time.
+        """
+        text = json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n"
+        path = Path(path)
+        if path.is_file() and path.read_text() == text:
+            return False
+        write_text(path, text)
+        return True
+
+    def fold_dirs(self, root: str | Path = layout.RESULTS) -> list[str]:
+        """For every fold, the deepest of its folder and that folder's parents that exists now.
+
+        Deleting a file or folder updates the modification time of the folder holding it, so with
+        these as inputs, the aggregation reruns (and retrains the fold) after a fold's outputs were
+        deleted; Snakemake alone regenerates a missing intermediate file only when a job downstream
+        has another reason to run.
+        """
+        out = set()
+        runs = Path(root) / layout.FOLD.split("/")[0]
+        for m, d, i in self.folds():
+            fold = layout.path(root, layout.FOLD, model=m, dataset=d, iteration=i)
+            existing = next((p for p in (fold, fold.parent, fold.parent.parent, runs) if p.is_dir()), None)
+            if existing is not None:
+                out.add(str(existing))
+        return sorted(out)

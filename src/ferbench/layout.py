@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 RESULTS = "results"
+# the config's grid, rewritten when (and only when) it changes: an input of the aggregation
+GRID = "grid.json"
 
 # download -> align
 RAW_MANIFEST = "data/{base}/raw.json"

@@ -1,11 +1,16 @@
 # One rule per output family: a grown or shrunk grid rebuilds exactly what changed. (Snakemake does
 # not rerun a multi-output job whose requested output exists when only a sibling output is missing.)
+# results/grid.json (rewritten at parse time only when the grid changes) and the folds' folders (whose
+# modification time changes when a fold's file is deleted) make the aggregation rerun, and through it
+# the missing folds train, without relying on Snakemake's metadata: see ferbench.grid.
 
 
 rule summary:
     """Per (dataset, model): n folds, mean and population std of every test metric."""
     input:
+        grid=res(layout.GRID),
         metrics=fold_metrics,
+        folds=fold_dirs,
     output:
         summary=res(layout.SUMMARY),
     log:
@@ -24,6 +29,7 @@ rule summary:
 rule best_card:
     """The fold with the best validation accuracy of one (model, dataset), and what inference needs."""
     input:
+        grid=res(layout.GRID),
         metrics=cell_metrics,
         checkpoints=cell_checkpoints,
     output:

@@ -125,6 +125,10 @@ def fold_metrics(wildcards=None):
     return GRID.fold_files(layout.METRICS, RESULTS)
 
 
+def fold_dirs(wildcards):
+    return GRID.fold_dirs(RESULTS)
+
+
 def cell_metrics(wildcards):
     return GRID.fold_files(layout.METRICS, RESULTS, wildcards.model, wildcards.dataset)
 
@@ -160,7 +164,7 @@ def sealed_files(wildcards=None):
         data
         + splits
         + folds
-        + [res(layout.SUMMARY), res(layout.PROVENANCE)]
+        + [res(layout.GRID), res(layout.SUMMARY), res(layout.PROVENANCE)]
         + best_files()
     )
 
@@ -193,3 +197,4 @@ def _warn_kfold_restart():
 _check_selection()
 _check_raw_data()
 _warn_kfold_restart()
+GRID.sync_file(res(layout.GRID))
