@@ -23,7 +23,8 @@ from ferbench.compare import write_significance
 from ferbench.compare.across import cd_diagram, friedman
 from ferbench.compare.paired import IDENTICAL, compare_pairs, corrected_ttest, holm, plain_ttest
 from ferbench.compare.per_image import mcnemar_pairs, paired_correctness
-from ferbench.compare.report import analyse_dataset
+from ferbench.compare.folds import load_folds, load_test_correctness
+from ferbench.compare.report import dataset_markdown, analyse_dataset
 
 matplotlib.use("Agg")
 
@@ -185,6 +186,14 @@ def test_degenerate_datasets_give_a_statement_not_a_crash():
     assert row["delta"] == pytest.approx(0.1) and np.isnan(row["p"]) and res.best("accuracy") is None
 
 
+def test_a_fixed_test_split_is_said_so():
+    folds = pd.DataFrame(_fold_rows("d", "a", [0.8, 0.7]) + _fold_rows("d", "b", [0.6, 0.65]))
+    correct = pd.concat([_correct(m, it, [True, m == "a", False]) for m in "ab" for it in (0, 1)])
+    res = analyse_dataset("d", folds, correct, ["a", "b"], [])
+    assert res.fixed_test and "fixed test split" in "\n".join(dataset_markdown(res))
+    assert res.mcnemar.iloc[0][["a_only", "b_only", "n"]].tolist() == [2, 0, 6]
+
+
 # -- through the files ---------------------------------------------------------------------------------
 
 CLASSES = ["happy", "sad", "neutral"]
@@ -204,6 +213,25 @@ def _write_fold(root, model, dataset, iteration, ids, true, pred):
         "test_accuracy": float(np.mean(true == pred)),
         "test_balanced_accuracy": float(balanced_accuracy_score(true, pred))}))
     return d / "metrics.json", d / "predictions.parquet"
+
+
+def test_fold_files_that_break_the_pairing_are_refused_naming_the_file(tmp_path):
+    ids, true = ["x", "y", "z"], np.array([0, 1, 2], np.int16)
+    m_a, p_a = _write_fold(tmp_path, "a", "d", 0, ids, true, true)
+    m_b, p_b = _write_fold(tmp_path, "b", "d", 0, ids, true, true)
+    meta = json.loads(m_b.read_text())
+    m_b.write_text(json.dumps(meta | {"n_train": 99}))  # b says it trained on another split
+    with pytest.raises(ValueError, match="not paired") as err:
+        load_folds([m_a, m_b])
+    assert str(m_b.parent) in str(err.value)
+    m_b.write_text(json.dumps(meta | {"n_test": 4}))
+    with pytest.raises(ValueError, match="3 test rows, but metrics.json says n_test=4"):
+        load_test_correctness([p_b], load_folds([m_b]))
+    m_b.write_text(json.dumps({k: v for k, v in meta.items() if k != "n_train"}))
+    with pytest.raises(ValueError, match="lacks n_train"):
+        load_folds([m_b])
+    with pytest.raises(ValueError, match="no metrics.json of the same fold"):
+        load_test_correctness([p_b], load_folds([m_a]))
 
 
 def _cells(md: str, section: str, title: str) -> dict[tuple[str, str], str]:

@@ -144,7 +144,7 @@ def _matrix(res: DatasetResult, header: str, cell, t: pd.DataFrame, means: pd.Se
     return lines
 
 
-def _dataset_markdown(res: DatasetResult) -> list[str]:
+def dataset_markdown(res: DatasetResult) -> list[str]:
     out = [f"## {res.name}", ""]
     if len(res.models) < 2:
         return out + [res.statement, ""]
@@ -235,7 +235,7 @@ def markdown(results: Sequence[DatasetResult], across: Mapping[str, Friedman], f
     if excluded:
         out += ["Excluded folds:", *[f"- {e}" for e in excluded], ""]
     for r in results:
-        out += _dataset_markdown(r)
+        out += dataset_markdown(r)
     return "\n".join(out + _friedman_markdown(across, figures, figure_notes) + _legend(results))
 
 
