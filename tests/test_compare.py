@@ -24,7 +24,7 @@ from ferbench.compare.across import cd_diagram, friedman
 from ferbench.compare.paired import IDENTICAL, compare_pairs, corrected_ttest, holm, plain_ttest
 from ferbench.compare.per_image import mcnemar_pairs, paired_correctness
 from ferbench.compare.folds import load_folds, load_test_correctness
-from ferbench.compare.report import dataset_markdown, analyse_dataset
+from ferbench.compare.report import analyse_dataset, dataset_markdown
 
 matplotlib.use("Agg")
 

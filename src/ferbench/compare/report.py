@@ -190,14 +190,12 @@ def _friedman_markdown(results: Mapping[str, Friedman], figures: Mapping[str, st
         fig = f"[{Path(figures[metric]).name}]({figures[metric]})"
         fig += " (placeholder)" if figure_notes[metric] else ""
         out.append(f"| {metric.replace('_', ' ')} | {len(f.datasets)} | {stat} | {p} | {ranks} | {fig} |")
-    out.append("")
-    for metric, note in figure_notes.items():
-        if note:
-            out.append(f"Critical-difference diagram ({metric.replace('_', ' ')}) not drawn: {note}.")
+    notes = [f"Critical-difference diagram ({metric.replace('_', ' ')}) not drawn: {note}."
+             for metric, note in figure_notes.items() if note]
     dropped = sorted({d for f in results.values() for d in f.dropped})
     if dropped:
-        out.append(f"Left out across datasets (not every model has folds there): {', '.join(dropped)}.")
-    return out + [""]
+        notes.append(f"Left out across datasets (not every model has folds there): {', '.join(dropped)}.")
+    return out + ([""] + notes if notes else []) + [""]
 
 
 def _legend(results: Sequence[DatasetResult]) -> list[str]:
