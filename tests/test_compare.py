@@ -184,6 +184,11 @@ def test_degenerate_datasets_give_a_statement_not_a_crash():
     assert excluded == ["b/d/1: iteration not finished by every model of d"]
     row = res.tests[res.tests["metric"] == "accuracy"].iloc[0]
     assert row["delta"] == pytest.approx(0.1) and np.isnan(row["p"]) and res.best("accuracy") is None
+    assert "| a (0.800) | · | +0.100 |" in dataset_markdown(res)
+    disjoint = pd.DataFrame(_fold_rows("d", "a", [0.8]) + _fold_rows("d", "b", [0.7, 0.6])[1:])
+    res = analyse_dataset("d", disjoint, empty, ["a", "b"], [])
+    assert res.statement == "No iteration of d was finished by every model." and res.tests.empty
+    assert dataset_markdown(res) == ["## d", "", res.statement, ""]
 
 
 def test_a_fixed_test_split_is_said_so():

@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from ..io import write_with
+from .paired import ALPHA
 
-ALPHA = 0.05
 MIN_DATASETS_CD = 5  # autorank: "requires at least five performance estimations (i.e., rows)"
 MIN_MODELS_CD = 3  # autorank draws a CD diagram only after Friedman + Nemenyi (3 or more populations)
 

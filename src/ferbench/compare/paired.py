@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+ALPHA = 0.05  # significance level of every decision in the report (best model, CD diagram)
 CONFIDENCE = 0.95
 IDENTICAL = "identical on every fold"
 CONSTANT = "same difference on every fold (zero variance)"

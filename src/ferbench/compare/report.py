@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,9 @@ from ..aggregate import METRICS
 from ..io import atomic_path, write_text
 from .across import Friedman, cd_diagram, friedman
 from .folds import load_folds, load_test_correctness
-from .paired import CONSTANT, IDENTICAL, compare_pairs
+from .paired import ALPHA, CONSTANT, IDENTICAL, compare_pairs
 from .per_image import mcnemar_pairs, paired_correctness
 
-ALPHA = 0.05
 CSV_COLUMNS = ["dataset", "metric", "test", "model_a", "model_b", "n", "mean_a", "mean_b", "delta", "ci_low",
                "ci_high", "statistic", "p", "p_holm", "a_only", "b_only", "note"]
 
@@ -64,8 +64,9 @@ def analyse_dataset(name: str, folds: pd.DataFrame, correct: pd.DataFrame, model
     for r in folds[~folds["iteration"].isin(shared)].itertuples():
         excluded.append(f"{r.model}/{name}/{r.iteration}: iteration not finished by every model of {name}")
     res = DatasetResult(name, present, shared)
-    if not present:
-        res.statement = f"No folds on {name}."
+    if not shared:
+        res.statement = (f"No iteration of {name} was finished by every model." if present
+                         else f"No folds on {name}.")
         return res
     use = folds[folds["iteration"].isin(shared)]
     scores = {m: use.pivot(index="iteration", columns="model", values=m)[present] for m in METRICS}
@@ -93,12 +94,11 @@ def analyse_dataset(name: str, folds: pd.DataFrame, correct: pd.DataFrame, model
 
 
 def _delta_only(scores: pd.DataFrame) -> pd.DataFrame:
-    cols = list(scores.columns)
     return pd.DataFrame([{"test": "delta_only", "model_a": a, "model_b": b, "n": len(scores),
                           "mean_a": scores[a].mean(), "mean_b": scores[b].mean(),
                           "delta": scores[a].mean() - scores[b].mean(), "p": np.nan, "p_holm": np.nan,
                           "note": ""}
-                         for i, a in enumerate(cols) for b in cols[i + 1:]])
+                         for a, b in combinations(scores.columns, 2)])
 
 
 # -- markdown ------------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def _matrix(res: DatasetResult, header: str, cell, t: pd.DataFrame, means: pd.Se
 
 def dataset_markdown(res: DatasetResult) -> list[str]:
     out = [f"## {res.name}", ""]
-    if len(res.models) < 2:
+    if len(res.models) < 2 or not res.iterations:
         return out + [res.statement, ""]
     its = ", ".join(map(str, res.iterations))
     out += [f"{len(res.iterations)} fold(s) shared by {len(res.models)} models (iterations {its}); "
