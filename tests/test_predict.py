@@ -280,8 +280,11 @@ def test_inputs_expand_folders_recursively_and_globs_once(tmp_path):
     for rel in ("a/1.png", "a/b/2.jpg", "a/.hidden.png", "3.png"):
         (tmp_path / rel).write_bytes(b"x")
     got = expand_inputs([str(tmp_path / "a"), str(tmp_path / "*.png"), str(tmp_path / "a" / "1.png"),
-                         str(tmp_path / "**" / "*.jpg")])
-    assert [p.relative_to(tmp_path).as_posix() for p in got] == ["a/1.png", "a/b/2.jpg", "3.png"]
+                         str(tmp_path / "**" / "*.jpg"), str(tmp_path / "gone.png"), str(tmp_path / "z*")])
+    names = [p.relative_to(tmp_path).as_posix() if isinstance(p, Path) else p.reason for p in got]
+    assert names == ["a/1.png", "a/b/2.jpg", "3.png", "gone.png", NO_MATCH]
+    # a glob matching a folder takes the folder's files
+    assert [p.name for p in expand_inputs([str(tmp_path / "?")])] == ["1.png", "2.jpg"]
 
 
 def test_degenerate_landmarks_are_a_row_not_a_crash(checkpoint, shared_data, monkeypatch):

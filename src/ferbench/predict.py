@@ -121,45 +121,41 @@ def resolve_device(name: str) -> torch.device:
 # -- inputs -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Unread:
-    """An input that yields no file: a path that does not exist or a glob without a match."""
+    """A glob that matched no file (a missing file is a ``Path``, reported when it is read)."""
 
     name: str
     reason: str
     detail: str
 
 
+def _files(path: Path) -> list[Path]:
+    """A folder's files, recursively in sorted order, hidden entries skipped; any other path as is."""
+    if not path.is_dir():
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / f for f in sorted(files) if not f.startswith(".")]
+    return found
+
+
 def expand_inputs(inputs: Iterable[str]) -> list[Path | Unread]:
-    """Files, folders (recursively, hidden entries skipped) and globs (expanded here, so quoted globs
-    work) -> files in a stable order, each once; what matches nothing is kept as an ``Unread``."""
+    """Files, folders and globs (expanded here, so quoted globs work) -> files in a stable order,
+    each once; a glob that matches nothing is kept as an ``Unread``."""
     out: list[Path | Unread] = []
     seen: set[Path] = set()
-
-    def add(p: Path) -> None:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-
     for arg in inputs:
         path = Path(arg)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for f in sorted(files):
-                    if not f.startswith("."):
-                        add(Path(root) / f)
-        elif path.exists() or not any(c in arg for c in "*?["):
-            add(path)  # a missing file is reported when it is read
+        if path.exists() or not any(c in arg for c in "*?["):
+            found = _files(path)
         else:
-            matches = sorted(glob.glob(arg, recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            for m in matches:
-                if Path(m).is_dir():
-                    files.extend(p for p in expand_inputs([m]) if isinstance(p, Path))
-            if not files:
+            found = [f for m in sorted(glob.glob(arg, recursive=True)) for f in _files(Path(m))]
+            if not found:
                 out.append(Unread(arg, NO_MATCH, f"the pattern {arg!r} matches no file"))
-            for f in files:
-                add(f)
+        for f in found:
+            if (key := f.resolve()) not in seen:
+                seen.add(key)
+                out.append(f)
     return out
 
 
