@@ -127,12 +127,16 @@ class FaceAligner:
         return img, scale, pad
 
     def detect(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, float, np.ndarray] | None]:
-        """Best face (box, score, 5 landmarks) per image in source coordinates, or None.
+        """Best face (box, score, 5 landmarks) per image in source coordinates, or None."""
+        return [faces[0] if faces else None for faces in self.detect_all(images)]
+
+    def detect_all(self, images: Sequence[np.ndarray]) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+        """Every face (box, score, 5 landmarks) per image in source coordinates, most confident first.
 
         Images are grouped by shape because MTCNN batches only equal-sized images.
         """
         prepared = [self._detection_input(im) for im in images]
-        results: list = [None] * len(images)
+        results: list = [[] for _ in images]
         groups: dict[tuple, list[int]] = {}
         for i, (im, _, _) in enumerate(prepared):
             groups.setdefault(im.shape, []).append(i)
@@ -145,11 +149,11 @@ class FaceAligner:
                 for i, b, p, pts in zip(chunk, boxes, probs, points):
                     if b is None or len(b) == 0:
                         continue
-                    best = int(np.argmax(p))
                     _, scale, pad = prepared[i]
-                    box = (np.asarray(b[best], dtype=np.float64) - pad) / scale
-                    lm = (np.asarray(pts[best], dtype=np.float64) - pad) / scale
-                    results[i] = (box, float(p[best]), lm)
+                    for k in np.argsort(-np.asarray(p, dtype=np.float64), kind="stable"):
+                        box = (np.asarray(b[k], dtype=np.float64) - pad) / scale
+                        lm = (np.asarray(pts[k], dtype=np.float64) - pad) / scale
+                        results[i].append((box, float(p[k]), lm))
         return results
 
     def align_batch(self, records: Sequence[SourceRecord]) -> list[Aligned]:

@@ -13,6 +13,7 @@ import sys
 
 # command -> module under ferbench.commands; listed here so readers (and --help) see them all
 COMMANDS = {
+    "predict": "predict",
 }
 
 
