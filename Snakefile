@@ -17,9 +17,13 @@ include: "workflow/rules/label_table.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/cross.smk"
 
 
 rule all:
     default_target: True
     input:
         layout.tables(RESULTS),
+        rules.significance.output,
+        cross_tables(),

@@ -22,16 +22,49 @@ class Grid:
     models: tuple[str, ...]
     iterations: int
     protocols: tuple[tuple[str, str], ...]  # (dataset, protocol), in dataset order
+    # cross-dataset evaluation (benchmark.cross_dataset): datasets trained on, datasets tested on
+    cross_train: tuple[str, ...] = ()
+    cross_test: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: Mapping) -> Grid:
         b = cfg["benchmark"]
         datasets = tuple(b["datasets"])
+        cross = b.get("cross_dataset") or {}
+        train = datasets if cross.get("train", "all") == "all" else tuple(cross["train"])
+        test = datasets if cross.get("test", "all") == "all" else tuple(cross["test"])
+        if cross:
+            outside = [d for d in train if d not in datasets]
+            if outside:
+                raise KeyError(f"benchmark.cross_dataset.train lists {outside}, which are not in "
+                               f"benchmark.datasets {list(datasets)}: only trained datasets have checkpoints")
+            for d in test:
+                fc.dataset_entry(cfg, d)
+        else:
+            train, test = (), ()
         return cls(datasets, tuple(b["models"]), int(b["iterations"]),
-                   tuple((d, fc.protocol(cfg, d)) for d in datasets))
+                   tuple((d, fc.protocol(cfg, d)) for d in datasets), train, test)
 
     def protocol(self, dataset: str) -> str:
         return dict(self.protocols)[dataset]
+
+    @property
+    def label_datasets(self) -> tuple[str, ...]:
+        """Every dataset that needs a label table and an image cache: trained ones and test-only ones."""
+        return tuple(dict.fromkeys(self.datasets + self.cross_test))
+
+    def cross_jobs(self) -> Iterator[tuple[str, str, str, int]]:
+        """(model, train dataset, test dataset, iteration) of every cross-dataset evaluation."""
+        for model in self.models:
+            for train in self.cross_train:
+                for test in self.cross_test:
+                    if test != train:
+                        for iteration in range(self.iterations):
+                            yield model, train, test, iteration
+
+    def cross_files(self, pattern: str, root: str | Path = layout.RESULTS) -> list[str]:
+        return [str(layout.path(root, pattern, model=m, train=tr, test=te, iteration=i))
+                for m, tr, te, i in self.cross_jobs()]
 
     def folds(self) -> Iterator[tuple[str, str, int]]:
         for model in self.models:
@@ -52,7 +85,8 @@ class Grid:
 
     def as_dict(self) -> dict:
         return {"datasets": list(self.datasets), "models": list(self.models), "iterations": self.iterations,
-                "protocols": dict(self.protocols)}
+                "protocols": dict(self.protocols),
+                "cross_dataset": {"train": list(self.cross_train), "test": list(self.cross_test)}}
 
     def sync_file(self, path: str | Path) -> bool:
         """Write the grid to ``path`` unless it already holds it; True if written.
@@ -70,18 +104,17 @@ class Grid:
         return True
 
     def fold_dirs(self, root: str | Path = layout.RESULTS) -> list[str]:
-        """For every fold, the deepest of its folder and that folder's parents that exists now.
+        """Every fold's folder, created when missing (at parse time, like ``grid.json``).
 
-        Deleting a file or folder updates the modification time of the folder holding it, so with
-        these as inputs, the aggregation reruns (and retrains the fold) after a fold's outputs were
-        deleted; Snakemake alone regenerates a missing intermediate file only when a job downstream
-        has another reason to run.
+        Deleting a file or a folder updates the modification time of the folder that held it. With
+        the fold folders as inputs, the aggregation reruns (and retrains the fold) after a fold's
+        outputs were deleted; Snakemake alone regenerates a missing intermediate file only when a job
+        downstream has another reason to run. Creating the folders up front keeps this input list the
+        same before and after the folds are trained, so it never changes by itself.
         """
-        out = set()
-        runs = Path(root) / layout.FOLD.split("/")[0]
+        out = []
         for m, d, i in self.folds():
             fold = layout.path(root, layout.FOLD, model=m, dataset=d, iteration=i)
-            existing = next((p for p in (fold, fold.parent, fold.parent.parent, runs) if p.is_dir()), None)
-            if existing is not None:
-                out.add(str(existing))
-        return sorted(out)
+            fold.mkdir(parents=True, exist_ok=True)
+            out.append(str(fold))
+        return out

@@ -33,6 +33,11 @@ CHECKPOINT = f"{FOLD}/best.pt"
 FOLD_PROVENANCE = f"{FOLD}/provenance.json"
 FOLD_FILES = (METRICS, HISTORY, PREDICTIONS, CHECKPOINT, FOLD_PROVENANCE)
 RESUME = "resume/{model}/{dataset}/{iteration}/state.pt"  # outside the fold: survives a failed job
+# cross-dataset evaluation of a fold's best.pt on another dataset
+CROSS = "cross/{model}/{train}/{test}/{iteration}"
+CROSS_METRICS = f"{CROSS}/metrics.json"
+CROSS_PREDICTIONS = f"{CROSS}/predictions.parquet"
+CROSS_TABLE = "tables/cross_dataset_{metric}.md"
 # aggregation
 SUMMARY = "tables/summary.csv"
 TABLE = "tables/{metric}.md"
@@ -40,6 +45,9 @@ TABLE_METRICS = {"accuracy": "test_accuracy", "balanced_accuracy": "test_balance
 BEST = "best/{model}/{dataset}"
 BEST_CARD = f"{BEST}/card.json"
 BEST_CHECKPOINT = f"{BEST}/best.pt"
+SIGNIFICANCE = "tables/significance.md"
+SIGNIFICANCE_CSV = "tables/significance.csv"
+CD_FIGURE = "figures/critical_difference_{metric}.png"
 PROVENANCE = "provenance.json"
 MANIFEST = "MANIFEST.sha256"
 # per job, never depended upon

@@ -30,8 +30,8 @@ from torch import nn
 from .align import NO_FACE, AlignConfig, FaceAligner, warp_to_template
 from .download import verify_sha256
 from .images import BLANK, MISSING_FILE, TRUNCATED, UNREADABLE, ImageRejected, load_rgb
-from .models import InputSpec, create_model
-from .train.augment import BatchAugment
+from .inference import Classifier, input_spec_at, load_weights
+from .models import InputSpec
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -73,22 +73,12 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> t
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found (named by {card_path})")
     verify_sha256(weights, card["checkpoint_sha256"], f"checkpoint named by {card_path}")
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    kwargs = card.get("model_kwargs") or {}
-    model = create_model(card["model"], len(card["classes"]), pretrained=None, **kwargs)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ValueError(f"{weights} does not fit {card['model']!r} with {len(card['classes'])} classes "
-                         f"and model_kwargs {kwargs}: {e}") from None
-    return model.to(device).eval(), card
+    return load_weights(card["model"], len(card["classes"]), weights, card.get("model_kwargs"), device), card
 
 
 def input_spec(model: nn.Module, card: dict[str, Any]) -> InputSpec:
     """The model's ``InputSpec`` at the card's ``input_size``, as the training loop built it."""
-    spec = model.input_spec
-    if card.get("input_size"):
-        spec = dataclasses.replace(spec, size=int(card["input_size"]))
+    spec = input_spec_at(model, card.get("input_size"))
     recorded = card.get("input_spec")
     if recorded:  # the card's own record must agree, or the code changed since training
         same = (int(recorded["size"]) == spec.size and bool(recorded.get("bgr", False)) == spec.bgr
@@ -241,7 +231,7 @@ class Predictor:
         self.spec = input_spec(self.model, self.card)
         self.align = align_config(self.card)
         self.aligner = FaceAligner(self.align, device=self.device)
-        self.prep = BatchAugment(None, self.spec, self.device)
+        self.classifier = Classifier(self.model, self.spec, self.device, batch_size)
         self.batch_size = batch_size
         self.fps = fps
 
@@ -295,12 +285,8 @@ class Predictor:
                     continue
                 faces.append((row, aligned))
 
-    @torch.inference_mode()
     def _classify(self, faces: list[tuple[dict, np.ndarray]]) -> None:
-        for start in range(0, len(faces), self.batch_size):
-            part = faces[start : start + self.batch_size]
-            batch = torch.from_numpy(np.stack([im for _, im in part]))
-            probs = torch.softmax(self.model(self.prep.eval(batch))["logits"].float(), dim=1).cpu().numpy()
-            for (row, _), p in zip(part, probs):
-                row["label"] = self.classes[int(p.argmax())]
-                row.update({f"prob_{c}": round(float(v), 6) for c, v in zip(self.classes, p)})
+        probs = self.classifier.probs_of_faces([im for _, im in faces])
+        for (row, _), p in zip(faces, probs):
+            row["label"] = self.classes[int(p.argmax())]
+            row.update({f"prob_{c}": round(float(v), 6) for c, v in zip(self.classes, p)})

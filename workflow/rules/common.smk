@@ -18,7 +18,10 @@ validate(config, schema="../schemas/config.schema.yaml")
 RESULTS = layout.RESULTS
 # The software of every rule for `--sdm conda`, declared once (the default run uses the .venv).
 FERBENCH_ENV = "../envs/ferbench.yaml"
-GRID = Grid.from_config(config)
+try:
+    GRID = Grid.from_config(config)
+except KeyError as e:
+    raise WorkflowError(e.args[0]) from None
 
 
 def res(pattern):
@@ -36,6 +39,8 @@ def bench(stage, name):
 
 wildcard_constraints:
     dataset=rf"[A-Za-z0-9_-]+(@({'|'.join(VARIANTS)}))?",
+    train=rf"[A-Za-z0-9_-]+(@({'|'.join(VARIANTS)}))?",
+    test=rf"[A-Za-z0-9_-]+(@({'|'.join(VARIANTS)}))?",
     base=r"[A-Za-z0-9_-]+",
     model=r"[a-z0-9_]+",
     iteration=r"\d+",
@@ -46,7 +51,7 @@ wildcard_constraints:
 def _check_selection():
     """Fail at parse time, in plain words, on anything the DAG cannot be built from."""
     try:
-        for d in GRID.datasets:
+        for d in GRID.label_datasets:
             get_adapter(fc.dataset_entry(config, d)["format"])
         for m in GRID.models:
             fc.recipe(config, m)
@@ -61,7 +66,7 @@ def _check_raw_data():
     Skipped once a dataset's raw manifest exists (e.g. a results folder handed to a colleague).
     """
     problems = []
-    for d in sorted({fc.split_variant(d)[0] for d in GRID.datasets}):
+    for d in sorted({fc.split_variant(d)[0] for d in GRID.label_datasets}):
         entry = fc.dataset_entry(config, d)
         if not placed_by_user(entry) or Path(raw_manifest(d)).exists():
             continue
@@ -125,8 +130,12 @@ def fold_metrics(wildcards=None):
     return GRID.fold_files(layout.METRICS, RESULTS)
 
 
+def fold_predictions(wildcards=None):
+    return GRID.fold_files(layout.PREDICTIONS, RESULTS)
+
+
 def fold_dirs(wildcards):
-    return GRID.fold_dirs(RESULTS)
+    return FOLD_DIRS
 
 
 def cell_metrics(wildcards):
@@ -151,7 +160,7 @@ def sealed_files(wildcards=None):
     """Every file the tables are built from: what MANIFEST.sha256 lists."""
     data = [
         res(p.format(dataset=d))
-        for d in GRID.datasets
+        for d in GRID.label_datasets
         for p in (layout.LABELS, layout.QC, layout.DATA_SUMMARY)
     ]
     splits = [
@@ -160,13 +169,62 @@ def sealed_files(wildcards=None):
         for i in range(GRID.iterations)
     ]
     folds = [f for p in layout.FOLD_FILES for f in GRID.fold_files(p, RESULTS)]
+    cross = [
+        f
+        for p in (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS)
+        for f in GRID.cross_files(p, RESULTS)
+    ]
     return (
         data
         + splits
         + folds
+        + cross
         + [res(layout.GRID), res(layout.SUMMARY), res(layout.PROVENANCE)]
         + best_files()
     )
+
+
+def cross_inputs(wildcards):
+    """The fold's checkpoint and the test dataset: its split's test part when it is a trained dataset
+    too (same iteration), otherwise every row."""
+    fold = dict(
+        model=wildcards.model, dataset=wildcards.train, iteration=wildcards.iteration
+    )
+    test = wildcards.test
+    inputs = {
+        "fold_metrics": res(layout.METRICS.format(**fold)),
+        "checkpoint": res(layout.CHECKPOINT.format(**fold)),
+        "labels": res(layout.LABELS.format(dataset=test)),
+        "cache": res(layout.CACHE.format(dataset=test)),
+    }
+    if test in GRID.datasets:
+        inputs["split"] = res(
+            layout.SPLIT.format(
+                dataset=test,
+                protocol=GRID.protocol(test),
+                iteration=wildcards.iteration,
+            )
+        )
+    return inputs
+
+
+def cross_table_inputs(wildcards):
+    return {
+        "grid": res(layout.GRID),
+        "cross": GRID.cross_files(layout.CROSS_METRICS, RESULTS),
+        "predictions": GRID.cross_files(layout.CROSS_PREDICTIONS, RESULTS),
+        "folds": [
+            f
+            for d in GRID.cross_train
+            for f in GRID.fold_files(layout.METRICS, RESULTS, dataset=d)
+        ],
+    }
+
+
+def cross_tables():
+    if not GRID.cross_train:
+        return []
+    return [res(layout.CROSS_TABLE.format(metric=m)) for m in layout.TABLE_METRICS]
 
 
 def train_resources(key, default, scale=True):
@@ -198,3 +256,4 @@ _check_selection()
 _check_raw_data()
 _warn_kfold_restart()
 GRID.sync_file(res(layout.GRID))
+FOLD_DIRS = GRID.fold_dirs(RESULTS)
