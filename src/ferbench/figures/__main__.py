@@ -15,13 +15,15 @@ from . import render
 from .overview import TITLES
 
 
-def jobs(results: Path, out: Path) -> list[tuple[str, Callable[[], list[Path]]]]:
-    """(description, render call) for every figure whose inputs exist under ``results``."""
+def jobs(results: Path, out: Path, order: list[str] | None = None) -> list[tuple[str, Callable[[], list[Path]]]]:
+    """(description, render call) for every figure whose inputs exist under ``results``; ``order``: the
+    benchmark's model list (it fixes the model colours), else the models found, sorted."""
     todo = []
     cells = defaultdict(list)
     for f in sorted(results.glob("runs/*/*/*/metrics.json")):
         cells[(f.parts[-4], f.parts[-3])].append(f)
-    models = sorted({m for m, _ in cells})
+    found = {m for m, _ in cells}
+    models = [m for m in order or [] if m in found] + sorted(found - set(order or []))
     datasets = sorted({d for _, d in cells})
     for (model, dataset), files in sorted(cells.items()):
         todo.append((f"confusion {model}/{dataset}",
@@ -55,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ferbench.figures", description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a results folder (runs/, data/, splits/, tables/)")
     parser.add_argument("--out", type=Path, help="where to write (default: RESULTS/figures)")
+    parser.add_argument("--models", help="comma-separated model order, as benchmark.models (sets the colours)")
     args = parser.parse_args(argv)
     if not args.results.is_dir():
         parser.error(f"{args.results} is not a folder")
-    todo = jobs(args.results, args.out or args.results / "figures")
+    todo = jobs(args.results, args.out or args.results / "figures", args.models.split(",") if args.models else None)
     if not todo:
         print(f"{args.results}: no runs/*/*/*/metrics.json and no data/*/labels.parquet: nothing to draw",
               file=sys.stderr)

@@ -8,6 +8,11 @@ import numpy as np
 from matplotlib.axes import Axes
 
 
+def bars_width(n_groups: int, n_series: int) -> float:
+    """Figure width (inches) for grouped bars: about 0.15 in per bar, legend outside, within 5..16 in."""
+    return float(np.clip(2.5 + 0.15 * n_groups * max(n_series, 2) + 0.25 * n_groups, 5.0, 16.0))
+
+
 def grouped_bars(ax: Axes, groups: Sequence[str], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
                  colors: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
     """``series``: name -> (heights, error half-lengths), one value per group (NaN: no bar there).

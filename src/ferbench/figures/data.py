@@ -50,14 +50,12 @@ def data_figure(balance: pd.DataFrame, excluded: pd.Series, classes: Sequence[st
     b = balance.set_index(["part", "label"])
     series = {p: (b.loc[p].reindex(range(len(classes)))["mean"].to_numpy(),
                   b.loc[p].reindex(range(len(classes)))["std"].to_numpy()) for p in parts}
-    totals = {p: f"{p} ({series[p][0].sum():.0f} images)" for p in parts}
+    totals = {p: f"{p} ({np.nansum(series[p][0]):g} images)" for p in parts}
     grouped_bars(bal_ax, list(classes), series, PART_COLORS, totals)
     where = f"mean ± std over {n_manifests} split manifests" + (f" ({protocol})" if protocol else "")
     bal_ax.set(ylabel="images", title=f"class balance per split part\n{where if n_manifests else 'no split yet'}")
     bal_ax.tick_params(axis="x", rotation=30 if len(classes) > 5 else 0)
-    top = np.nanmax([np.nanmax(m + e) for m, e in series.values()])
-    bal_ax.set_ylim(0, 1.2 * top if top > 0 else 1)  # headroom for the legend above the bars
-    bal_ax.legend(loc="upper center", ncols=len(parts))
+    bal_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if excluded.empty:
         qc_ax.text(0.5, 0.5, "no exclusions", ha="center", va="center", transform=qc_ax.transAxes)
         qc_ax.set_axis_off()
@@ -69,6 +67,7 @@ def data_figure(balance: pd.DataFrame, excluded: pd.Series, classes: Sequence[st
         qc_ax.grid(axis="y", visible=False)
         qc_ax.bar_label(qc_ax.containers[0], padding=2, fontsize=8)
         qc_ax.set(xlabel="images excluded")
-    qc_ax.set_title("QC exclusions per reason (stage)")
+        qc_ax.margins(x=0.12)  # room for the count written after the longest bar
+    qc_ax.set_title("QC exclusions\nper reason (stage)")
     fig.suptitle(f"{dataset}: {n_kept + n_excl} source images = {n_kept} kept + {n_excl} excluded")
     return fig

@@ -50,11 +50,12 @@ def faces_figure(images: np.ndarray, per_class: Sequence[int], classes: Sequence
     if len(images) != sum(per_class):
         raise ValueError(f"{len(images)} images for {sum(per_class)} slots")
     grid = sheet(images, per_class, k)
-    s = images.shape[1] + 2 * PAD
+    size = images.shape[1]
+    step = size + PAD  # montage pads between the cells and around the sheet
     fig = new_figure(1.2 + 0.85 * k, 0.6 + 0.85 * len(classes))
     ax = fig.add_subplot()
     ax.imshow(grid, interpolation="nearest")
-    ax.set_yticks([s * (c + 0.5) for c in range(len(classes))],
+    ax.set_yticks([PAD + step * c + size / 2 for c in range(len(classes))],
                   [f"{name}\n({n} images)" for name, n in zip(classes, class_sizes)])
     ax.set_xticks([])
     ax.grid(False)
@@ -65,7 +66,7 @@ def faces_figure(images: np.ndarray, per_class: Sequence[int], classes: Sequence
     for c, n in enumerate(per_class):
         for j in range(n):
             if flagged is not None and flagged[i]:
-                ax.add_patch(Rectangle((j * s + PAD - 0.5, c * s + PAD - 0.5), s - 2 * PAD, s - 2 * PAD,
+                ax.add_patch(Rectangle((PAD + j * step - 0.5, PAD + c * step - 0.5), size, size,
                                        fill=False, edgecolor=FLAG_COLOR, linewidth=2, label="_flag"))
             i += 1
     note = f"; red frame: no face found, centre crop ({sum(flagged)})" if flagged is not None and any(flagged) else ""

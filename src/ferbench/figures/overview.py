@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .bars import grouped_bars
+from .bars import bars_width, grouped_bars
 from .style import model_colors, new_figure, styled
 
 TITLES = {"accuracy": "test accuracy", "balanced_accuracy": "test balanced accuracy"}
@@ -28,11 +28,12 @@ def overview_figure(summary: pd.DataFrame, metric: str, datasets: Sequence[str],
         series[m] = (rows[f"{metric}_mean"].to_numpy(), rows[f"{metric}_std"].to_numpy())
         n = sorted({int(v) for v in rows["n"].dropna()})
         labels[m] = f"{m} (n={'/'.join(map(str, n))} folds)"
-    fig = new_figure(max(5.0, 1.5 + 0.3 * len(datasets) * max(len(series), 2)), 3.8)
+    fig = new_figure(bars_width(len(datasets), len(series)), 3.8)
     ax = fig.add_subplot()
     grouped_bars(ax, list(datasets), series, model_colors(models), labels)
-    for bars in ax.containers:
-        if hasattr(bars, "datavalues"):  # the bars, not their error bars: the mean inside each bar
+    # the mean written inside each bar, while there is room for it
+    for bars in ax.containers if len(datasets) * len(series) <= 40 else ():
+        if hasattr(bars, "datavalues"):  # the bars, not their error bars
             ax.bar_label(bars, fmt="%.3f", label_type="center", rotation=90, fontsize=7,
                          bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
     ax.set(ylim=(0, 1.05), ylabel=TITLES[metric], title=f"{TITLES[metric]}: mean ± std over folds")

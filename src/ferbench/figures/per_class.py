@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import recall_score
 
-from .bars import grouped_bars
+from .bars import bars_width, grouped_bars
 from .style import model_colors, new_figure, styled
 
 
@@ -37,7 +37,7 @@ def per_class_figure(recalls: pd.DataFrame, classes: Sequence[str], models: Sequ
         rows = summ.loc[m].reindex(list(classes))
         series[m] = (rows["mean"].to_numpy(), rows["std"].to_numpy())
         labels[m] = f"{m} (n={recalls.loc[recalls['model'] == m, 'iteration'].nunique()} folds)"
-    fig = new_figure(max(5.0, 1.2 + 0.35 * len(classes) * max(len(present), 2)), 3.8)
+    fig = new_figure(bars_width(len(classes), len(present)), 3.8)
     ax = fig.add_subplot()
     grouped_bars(ax, list(classes), series, colors, labels)
     ax.set(ylim=(0, 1.05), ylabel="test recall", title=f"{dataset}: per-class recall, mean ± std over folds")
