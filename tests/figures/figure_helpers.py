@@ -22,8 +22,19 @@ def one_hot_probs(pred, k: int, p: float = 0.7) -> np.ndarray:
     return probs
 
 
-def write_fold(root: Path, model: str, dataset: str, iteration: int, true, pred, classes=CLASSES,
-               probs=None, history: pd.DataFrame | None = None, best_epoch: int = 2, val=None) -> Path:
+def write_fold(
+    root: Path,
+    model: str,
+    dataset: str,
+    iteration: int,
+    true,
+    pred,
+    classes=CLASSES,
+    probs=None,
+    history: pd.DataFrame | None = None,
+    best_epoch: int = 2,
+    val=None,
+) -> Path:
     """results/runs/{model}/{dataset}/{iteration}/ with metrics.json, predictions.parquet, history.csv.
 
     ``val`` (true, pred) adds validation rows, which the test-set figures must ignore."""
@@ -31,10 +42,22 @@ def write_fold(root: Path, model: str, dataset: str, iteration: int, true, pred,
     d.mkdir(parents=True)
     true, pred = np.asarray(true), np.asarray(pred)
     acc = float((true == pred).mean())
-    (d / "metrics.json").write_text(json.dumps({
-        "model": model, "dataset": dataset, "iteration": iteration, "classes": list(classes),
-        "best_epoch": best_epoch, "test_accuracy": acc, "test_balanced_accuracy": acc, "test_macro_f1": acc,
-        "best_val_accuracy": 0.5, "wall_time_s": 1.0}))
+    (d / "metrics.json").write_text(
+        json.dumps(
+            {
+                "model": model,
+                "dataset": dataset,
+                "iteration": iteration,
+                "classes": list(classes),
+                "best_epoch": best_epoch,
+                "test_accuracy": acc,
+                "test_balanced_accuracy": acc,
+                "test_macro_f1": acc,
+                "best_val_accuracy": 0.5,
+                "wall_time_s": 1.0,
+            }
+        )
+    )
     parts = [("test", true, pred, probs if probs is not None else one_hot_probs(pred, len(classes)))]
     if val is not None:
         parts.append(("val", np.asarray(val[0]), np.asarray(val[1]), one_hot_probs(val[1], len(classes))))
@@ -48,13 +71,23 @@ def write_fold(root: Path, model: str, dataset: str, iteration: int, true, pred,
             cols[f"prob_{name}"] += np.asarray(pr)[:, c].tolist()
     pq.write_table(pa.table(cols, schema=schemas.predictions(list(classes))), d / "predictions.parquet")
     if history is None:
-        history = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [1.0, 0.5, 0.4], "val_accuracy": [0.3, 0.6, 0.5]})
+        history = pd.DataFrame(
+            {"epoch": [0, 1, 2], "train_loss": [1.0, 0.5, 0.4], "val_accuracy": [0.3, 0.6, 0.5]}
+        )
     history.to_csv(d / "history.csv", index=False)
     return d / "metrics.json"
 
 
-def write_dataset(root: Path, dataset: str, labels: list[int], classes=CLASSES, qc_reasons=(), manifests=(),
-                  size: int = 8, methods=None) -> Path:
+def write_dataset(
+    root: Path,
+    dataset: str,
+    labels: list[int],
+    classes=CLASSES,
+    qc_reasons=(),
+    manifests=(),
+    size: int = 8,
+    methods=None,
+) -> Path:
     """results/data/{dataset}/ (labels.parquet, qc.parquet, images.npy) and the split manifests.
 
     Image ``i`` is filled with the value ``i`` (so a contact sheet shows which rows it picked);
@@ -64,12 +97,24 @@ def write_dataset(root: Path, dataset: str, labels: list[int], classes=CLASSES, 
     n = len(labels)
     ids = [f"img{i:03d}" for i in range(n)]
     cols = {name: [None] * n for name in schemas.LABELS.names}
-    cols |= {"image_id": ids, "path": [f"aligned/{dataset}/{i}.png" for i in ids], "label": labels,
-             "label_name": [classes[c] for c in labels], "method": methods or ["mtcnn"] * n}
-    table = pa.table(cols, schema=schemas.LABELS).replace_schema_metadata({"ferbench.classes": json.dumps(classes)})
+    cols |= {
+        "image_id": ids,
+        "path": [f"aligned/{dataset}/{i}.png" for i in ids],
+        "label": labels,
+        "label_name": [classes[c] for c in labels],
+        "method": methods or ["mtcnn"] * n,
+    }
+    table = pa.table(cols, schema=schemas.LABELS).replace_schema_metadata(
+        {"ferbench.classes": json.dumps(classes)}
+    )
     pq.write_table(table, d / "labels.parquet")
-    qc = {"image_id": [f"bad{i}" for i in range(len(qc_reasons))], "source": ["x"] * len(qc_reasons),
-          "stage": [s for s, _ in qc_reasons], "reason": [r for _, r in qc_reasons], "detail": [None] * len(qc_reasons)}
+    qc = {
+        "image_id": [f"bad{i}" for i in range(len(qc_reasons))],
+        "source": ["x"] * len(qc_reasons),
+        "stage": [s for s, _ in qc_reasons],
+        "reason": [r for _, r in qc_reasons],
+        "detail": [None] * len(qc_reasons),
+    }
     pq.write_table(pa.table(qc, schema=schemas.QC), d / "qc.parquet")
     images = np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, size, size, 3))
     np.save(d / "images.npy", np.ascontiguousarray(images))

@@ -29,9 +29,11 @@ def bars(ax):
 
 def test_per_class_recall_mean_and_std_over_folds(tmp_path, drawn):
     # model a: fold 0 recalls (1, 0.5, 0), fold 1 recalls (0.5, 1, 1); model b: fold 0 only, sad absent
-    files = [write_fold(tmp_path, "a", "d", 0, [0, 0, 1, 1, 2], [0, 0, 1, 0, 1], val=([1], [2])),
-             write_fold(tmp_path, "a", "d", 1, [0, 0, 1, 2], [0, 1, 1, 2]),
-             write_fold(tmp_path, "b", "d", 0, [0, 1, 1], [0, 1, 1])]
+    files = [
+        write_fold(tmp_path, "a", "d", 0, [0, 0, 1, 1, 2], [0, 0, 1, 0, 1], val=([1], [2])),
+        write_fold(tmp_path, "a", "d", 1, [0, 0, 1, 2], [0, 1, 1, 2]),
+        write_fold(tmp_path, "b", "d", 0, [0, 1, 1], [0, 1, 1]),
+    ]
     render_per_class(files, tmp_path / "pc", models=["b", "a"])
     got = bars(drawn[0].axes[0])
     x, h, e, color = got["a (n=2 folds)"]
@@ -45,10 +47,17 @@ def test_per_class_recall_mean_and_std_over_folds(tmp_path, drawn):
     assert [t.get_text() for t in drawn[0].axes[0].get_xticklabels()] == CLASSES
 
 
-SUMMARY = pd.DataFrame({
-    "dataset": ["d1", "d1", "d2"], "model": ["a", "b", "a"], "n": [3, 3, 2],
-    "accuracy_mean": [0.8, 0.6, 0.9], "accuracy_std": [0.05, 0.1, 0.0],
-    "balanced_accuracy_mean": [0.7, 0.5, 0.85], "balanced_accuracy_std": [0.02, 0.04, 0.01]})
+SUMMARY = pd.DataFrame(
+    {
+        "dataset": ["d1", "d1", "d2"],
+        "model": ["a", "b", "a"],
+        "n": [3, 3, 2],
+        "accuracy_mean": [0.8, 0.6, 0.9],
+        "accuracy_std": [0.05, 0.1, 0.0],
+        "balanced_accuracy_mean": [0.7, 0.5, 0.85],
+        "balanced_accuracy_std": [0.02, 0.04, 0.01],
+    }
+)
 
 
 @pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
@@ -67,10 +76,13 @@ def test_overview_bars(metric):
 
 
 def test_overview_from_metrics_equals_overview_from_summary_csv(tmp_path, drawn):
-    files = [write_fold(tmp_path, "a", "d", i, [0, 1, 2, 2], p) for i, p in enumerate([[0, 1, 2, 2], [0, 1, 1, 1]])]
+    files = [
+        write_fold(tmp_path, "a", "d", i, [0, 1, 2, 2], p) for i, p in enumerate([[0, 1, 2, 2], [0, 1, 1, 1]])
+    ]
     accs = [json.loads(f.read_text())["test_accuracy"] for f in files]
     render_overview(files, tmp_path / "o1", "accuracy")
     from ferbench.aggregate import collect, summary
+
     summary(collect(files)).to_csv(tmp_path / "summary.csv", index=False)
     render_overview(tmp_path / "summary.csv", tmp_path / "o2", "accuracy")
     b1, b2 = bars(drawn[0].axes[0]), bars(drawn[1].axes[0])

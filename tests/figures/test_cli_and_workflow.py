@@ -30,8 +30,17 @@ def small_results(root: Path) -> Path:
     return results
 
 
-EXPECTED = ["confusion/a/d", "confusion/b/d", "curves/a/d", "curves/b/d", "per_class/d", "overview_accuracy",
-            "overview_balanced_accuracy", "data/d", "data/d_faces"]
+EXPECTED = [
+    "confusion/a/d",
+    "confusion/b/d",
+    "curves/a/d",
+    "curves/b/d",
+    "per_class/d",
+    "overview_accuracy",
+    "overview_balanced_accuracy",
+    "data/d",
+    "data/d_faces",
+]
 
 
 def test_cli_renders_every_figure_it_can(tmp_path, capsys):
@@ -45,7 +54,9 @@ def test_cli_renders_every_figure_it_can(tmp_path, capsys):
 def test_cli_model_order_sets_the_colours(tmp_path, drawn):
     assert main([str(small_results(tmp_path)), "--models", "b,a"]) == 0
     fig = next(f for f in drawn if f.axes[0].get_title().startswith("test accuracy"))
-    colours = [to_hex(c.patches[0].get_facecolor()) for c in fig.axes[0].containers if hasattr(c, "datavalues")]
+    colours = [
+        to_hex(c.patches[0].get_facecolor()) for c in fig.axes[0].containers if hasattr(c, "datavalues")
+    ]
     assert colours == [model_colors(["b", "a"])[m] for m in ("b", "a")]
 
 
@@ -71,19 +82,37 @@ CAPTIONS = sorted((REPO / "workflow" / "report").glob("*.rst"))
 @pytest.mark.parametrize("caption", CAPTIONS, ids=lambda p: p.stem)
 def test_captions_render_as_snakemake_renders_them(caption, with_params):
     """Jinja with Snakemake's settings, then docutils with warnings as errors."""
-    params = {"protocol": "stratified", "code_version": "abc123", "recipe": "crossval", "k": 6} if with_params else {}
-    snakemake = Namedlist(fromdict={
-        "wildcards": Namedlist(fromdict={"model": "dan", "dataset": "rafdb", "metric": "balanced_accuracy"}),
-        "input": Namedlist(fromdict={"metrics": ["m0", "m1", "m2"], "splits": ["s0", "s1"]}),
-        "params": Namedlist(fromdict=params),
-        "config": {"benchmark": {"iterations": 3, "protocol": "stratified"}},
-    })
-    text = Environment(trim_blocks=True, lstrip_blocks=True).from_string(caption.read_text()).render(
-        snakemake=snakemake)
+    params = (
+        {"protocol": "stratified", "code_version": "abc123", "recipe": "crossval", "k": 6}
+        if with_params
+        else {}
+    )
+    snakemake = Namedlist(
+        fromdict={
+            "wildcards": Namedlist(
+                fromdict={"model": "dan", "dataset": "rafdb", "metric": "balanced_accuracy"}
+            ),
+            "input": Namedlist(fromdict={"metrics": ["m0", "m1", "m2"], "splits": ["s0", "s1"]}),
+            "params": Namedlist(fromdict=params),
+            "config": {"benchmark": {"iterations": 3, "protocol": "stratified"}},
+        }
+    )
+    text = (
+        Environment(trim_blocks=True, lstrip_blocks=True)
+        .from_string(caption.read_text())
+        .render(snakemake=snakemake)
+    )
     html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2})["body"]
     assert "{{" not in html and "{%" not in html
-    wildcards = {"confusion": "dan", "curves": "rafdb", "per_class": "rafdb", "overview": "balanced accuracy",
-                 "data": "rafdb", "faces": "rafdb", "gradcam": "dan"}
+    wildcards = {
+        "confusion": "dan",
+        "curves": "rafdb",
+        "per_class": "rafdb",
+        "overview": "balanced accuracy",
+        "data": "rafdb",
+        "faces": "rafdb",
+        "gradcam": "dan",
+    }
     assert wildcards[caption.stem] in html
     if caption.stem in ("confusion", "curves"):
         assert "3 folds" in html
@@ -153,16 +182,24 @@ rule faces:
 
 @pytest.mark.slow
 def test_workflow_scripts_and_report(tmp_path):
-    """The thin scripts under a real Snakemake with rules like the lead's, then ``--report`` with the captions."""
+    """The thin scripts under a real Snakemake with rules like the lead's, then ``--report`` with captions."""
     results = small_results(tmp_path)
     from ferbench.aggregate import collect, summary
+
     (results / "tables").mkdir()
-    summary(collect(sorted(results.glob("runs/*/*/*/metrics.json")))).to_csv(results / "tables" / "summary.csv")
+    summary(collect(sorted(results.glob("runs/*/*/*/metrics.json")))).to_csv(
+        results / "tables" / "summary.csv"
+    )
     (tmp_path / "Snakefile").write_text(textwrap.dedent(SNAKEFILE.format(repo=REPO)))
 
     def smk(*args):
-        r = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", *args], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
     smk()

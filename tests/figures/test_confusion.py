@@ -18,8 +18,10 @@ def _cells(ax):
 
 
 def test_pooled_confusion_read_back_from_the_figure(tmp_path, drawn):
-    files = [write_fold(tmp_path, "m", "d", 0, *FOLD0, val=([2, 2], [0, 0])),
-             write_fold(tmp_path, "m", "d", 1, *FOLD1)]
+    files = [
+        write_fold(tmp_path, "m", "d", 0, *FOLD0, val=([2, 2], [0, 0])),
+        write_fold(tmp_path, "m", "d", 1, *FOLD1),
+    ]
     out = render_confusion(files, tmp_path / "fig" / "confusion")
     assert [p.name for p in out] == ["confusion.png", "confusion.pdf"]
     ax = drawn[0].axes[0]
@@ -41,8 +43,10 @@ def test_empty_row_stays_zero():
 
 
 def test_folds_with_different_classes_are_refused(tmp_path):
-    files = [write_fold(tmp_path, "m", "d", 0, *FOLD0),
-             write_fold(tmp_path, "m", "d", 1, [0, 1], [0, 1], classes=["a", "b", "c"])]
+    files = [
+        write_fold(tmp_path, "m", "d", 0, *FOLD0),
+        write_fold(tmp_path, "m", "d", 1, [0, 1], [0, 1], classes=["a", "b", "c"]),
+    ]
     with pytest.raises(ValueError, match=r"1/metrics.json: classes \['a', 'b', 'c'\] differ"):
         render_confusion(files, tmp_path / "x")
 
@@ -50,7 +54,9 @@ def test_folds_with_different_classes_are_refused(tmp_path):
 def test_label_outside_the_class_list_names_the_file(tmp_path):
     probs = np.full((2, 3), 1 / 3, np.float32)
     f = write_fold(tmp_path, "m", "d", 0, [0, 3], [0, 1], probs=probs)
-    with pytest.raises(ValueError, match=r"0/predictions.parquet: true label 3 of image 'test001' is outside 0..2"):
+    with pytest.raises(
+        ValueError, match=r"0/predictions.parquet: true label 3 of image 'test001' is outside 0..2"
+    ):
         render_confusion([f], tmp_path / "x")
 
 

@@ -7,9 +7,17 @@ from ferbench.figures.style import model_colors, shades
 
 from figure_helpers import write_fold
 
-H0 = pd.DataFrame({"epoch": [0, 1, 2, 3], "lr": 0.1, "train_loss": [2.0, 1.5, 1.0, 0.8],
-                   "val_accuracy": [0.2, 0.5, 0.7, 0.6]})
-H1 = pd.DataFrame({"epoch": [0, 1, 2], "lr": 0.1, "train_loss": [1.8, 1.1, 0.9], "val_accuracy": [0.3, 0.4, 0.9]})
+H0 = pd.DataFrame(
+    {
+        "epoch": [0, 1, 2, 3],
+        "lr": 0.1,
+        "train_loss": [2.0, 1.5, 1.0, 0.8],
+        "val_accuracy": [0.2, 0.5, 0.7, 0.6],
+    }
+)
+H1 = pd.DataFrame(
+    {"epoch": [0, 1, 2], "lr": 0.1, "train_loss": [1.8, 1.1, 0.9], "val_accuracy": [0.3, 0.4, 0.9]}
+)
 
 
 def _lines(ax):
@@ -17,8 +25,10 @@ def _lines(ax):
 
 
 def test_curves_read_back(tmp_path, drawn):
-    files = [write_fold(tmp_path, "dan", "d", 0, [0], [0], history=H0, best_epoch=3),
-             write_fold(tmp_path, "dan", "d", 1, [0], [0], history=H1, best_epoch=3)]
+    files = [
+        write_fold(tmp_path, "dan", "d", 0, [0], [0], history=H0, best_epoch=3),
+        write_fold(tmp_path, "dan", "d", 1, [0], [0], history=H1, best_epoch=3),
+    ]
     render_curves(files, tmp_path / "curves", models=["resnet18", "dan"])
     loss_ax, acc_ax = drawn[0].axes[:2]
     loss, acc = _lines(loss_ax), _lines(acc_ax)

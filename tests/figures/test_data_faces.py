@@ -14,15 +14,41 @@ from test_bars import bars
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
 # two iterations: per class (angry, happy, sad) train/val/test counts
-M0 = ["train", "train", "val", "test", "train", "train", "test", "train", "val", "test"]  # (2,1,1) (2,0,1) (1,1,1)
-M1 = ["train", "train", "train", "test", "train", "val", "test", "train", "train", "val"]  # (3,0,1) (1,1,1) (2,1,0)
+M0 = [
+    "train",
+    "train",
+    "val",
+    "test",
+    "train",
+    "train",
+    "test",
+    "train",
+    "val",
+    "test",
+]  # (2,1,1) (2,0,1) (1,1,1)
+M1 = [
+    "train",
+    "train",
+    "train",
+    "test",
+    "train",
+    "val",
+    "test",
+    "train",
+    "train",
+    "val",
+]  # (3,0,1) (1,1,1) (2,1,0)
 
 
 def test_class_balance_and_exclusions_read_back(tmp_path, drawn):
     qc = [("align", "no_face")] * 3 + [("load", "missing_file")] * 2 + [("labels", "label_not_in_vocabulary")]
     labels = write_dataset(tmp_path, "d", LABELS, qc_reasons=qc, manifests=[M0, M1])
-    render_data(labels, labels.parent / "qc.parquet", sorted((tmp_path / "splits").rglob("*.parquet")),
-                tmp_path / "fig" / "d")
+    render_data(
+        labels,
+        labels.parent / "qc.parquet",
+        sorted((tmp_path / "splits").rglob("*.parquet")),
+        tmp_path / "fig" / "d",
+    )
     bal_ax, qc_ax = drawn[0].axes[:2]
     got = bars(bal_ax)
     _, h, e, _ = got["train (5.5 images)"]
@@ -34,7 +60,10 @@ def test_class_balance_and_exclusions_read_back(tmp_path, drawn):
     widths = [p.get_width() for p in qc_ax.patches]
     assert widths == [3, 2, 1]
     assert [t.get_text() for t in qc_ax.get_yticklabels()] == [
-        "no_face (align)", "missing_file (load)", "label_not_in_vocabulary (labels)"]
+        "no_face (align)",
+        "missing_file (load)",
+        "label_not_in_vocabulary (labels)",
+    ]
     assert drawn[0].get_suptitle() == "d: 16 source images = 10 kept + 6 excluded"
 
 
@@ -71,7 +100,7 @@ def test_contact_sheet_places_each_class_on_its_row(tmp_path, drawn):
     grid = np.asarray(ax.images[0].get_array())
     s = 6 + PAD  # montage pads between the cells and around the sheet
     assert grid.shape == (3 * s + PAD, 4 * s + PAD, 3)
-    cell = lambda r, c: grid[PAD + r * s: PAD + r * s + 6, PAD + c * s: PAD + c * s + 6]  # noqa: E731
+    cell = lambda r, c: grid[PAD + r * s : PAD + r * s + 6, PAD + c * s : PAD + c * s + 6]  # noqa: E731
     # image i is filled with value i: row 0 holds angry images 0..3, row 1 happy 4..6 then a white slot
     assert [int(cell(0, c).mean()) for c in range(4)] == [0, 1, 2, 3]
     assert [int(cell(1, c).mean()) for c in range(4)] == [4, 5, 6, 255]
@@ -79,13 +108,16 @@ def test_contact_sheet_places_each_class_on_its_row(tmp_path, drawn):
     frames = [p for p in ax.patches if p.get_label() == "_flag"]
     assert len(frames) == 1 and frames[0].get_xy() == (PAD - 0.5, PAD + s - 0.5)  # image 4: happy, first
     np.testing.assert_allclose(ax.get_yticks(), [PAD + s * r + 3 for r in range(3)])  # labels at row centres
-    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c}\n({n} images)" for c, n in zip(CLASSES, [4, 3, 3])]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        f"{c}\n({n} images)" for c, n in zip(CLASSES, [4, 3, 3])
+    ]
     _, classes = read_labels(labels_path)
     assert list(classes) == CLASSES
 
 
 def test_sheet_from_aligned_files_equals_sheet_from_the_cache(tmp_path, drawn):
     from PIL import Image
+
     labels_path = write_dataset(tmp_path, "d", LABELS, size=6)
     cache = np.load(labels_path.parent / "images.npy")
     for i, img in enumerate(cache):
@@ -94,7 +126,9 @@ def test_sheet_from_aligned_files_equals_sheet_from_the_cache(tmp_path, drawn):
         Image.fromarray(img).save(f)
     render_faces(labels_path, tmp_path / "a", labels_path.parent / "images.npy", k=2)
     render_faces(labels_path, tmp_path / "b", None, k=2)
-    np.testing.assert_array_equal(drawn[0].axes[0].images[0].get_array(), drawn[1].axes[0].images[0].get_array())
+    np.testing.assert_array_equal(
+        drawn[0].axes[0].images[0].get_array(), drawn[1].axes[0].images[0].get_array()
+    )
 
 
 def test_sheet_rejects_a_wrong_image_count():

@@ -13,8 +13,16 @@ from figure_helpers import CLASSES, write_dataset, write_fold
 
 def _predictions():
     # class 0: 3 correct (p .9 .8 .8) and 1 wrong; class 1: 1 correct, 2 wrong; class 2: none correct
-    rows = [("a", 0, 0, 0.9), ("b", 0, 0, 0.8), ("c", 0, 0, 0.8), ("d", 0, 2, 0.6), ("e", 1, 1, 0.5),
-            ("f", 1, 0, 0.4), ("g", 1, 2, 0.7), ("h", 2, 1, 0.55)]
+    rows = [
+        ("a", 0, 0, 0.9),
+        ("b", 0, 0, 0.8),
+        ("c", 0, 0, 0.8),
+        ("d", 0, 2, 0.6),
+        ("e", 1, 1, 0.5),
+        ("f", 1, 0, 0.4),
+        ("g", 1, 2, 0.7),
+        ("h", 2, 1, 0.55),
+    ]
     df = pd.DataFrame(rows, columns=["image_id", "true", "predicted", "p"])
     for c, name in enumerate(CLASSES):
         df[f"prob_{name}"] = np.where(df["predicted"] == c, df["p"], (1 - df["p"]) / 2)
@@ -47,8 +55,17 @@ def test_grid_places_each_example_with_its_overlay_and_title():
     images, maps = _arrays(sel)
     fig = gradcam_figure(images, maps, sel["true"], sel["predicted"], sel["prob"], CLASSES, "t")
     cells = _cells(fig)
-    assert sorted(cells) == sorted(["cell 0 correct 0", "cell 0 correct 1", "cell 0 wrong 0", "cell 1 correct 0",
-                                    "cell 1 wrong 0", "cell 1 wrong 1", "cell 2 wrong 0"])
+    assert sorted(cells) == sorted(
+        [
+            "cell 0 correct 0",
+            "cell 0 correct 1",
+            "cell 0 wrong 0",
+            "cell 1 correct 0",
+            "cell 1 wrong 0",
+            "cell 1 wrong 1",
+            "cell 2 wrong 0",
+        ]
+    )
     # selection row 4 (image g: happy taken for sad, p .7) is the first misclassified happy image
     ax = cells["cell 1 wrong 0"]
     np.testing.assert_array_equal(ax.images[0].get_array(), overlay(images[4], maps[4]))
@@ -65,14 +82,19 @@ def test_overlay_is_pytorch_grad_cam_and_resizes_small_maps():
     hot = overlay(img, np.ones((4, 4), np.float32))
     assert hot.shape == (8, 8, 3) and hot.dtype == np.uint8
     cold = overlay(img, np.zeros((8, 8), np.float32))
-    assert hot[..., 0].mean() > cold[..., 0].mean() and cold[..., 2].mean() > hot[..., 2].mean()  # jet: red hot
+    assert (
+        hot[..., 0].mean() > cold[..., 0].mean() and cold[..., 2].mean() > hot[..., 2].mean()
+    )  # jet: red hot
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda im, m: (im, m * 2), "must lie in 0..1"),
-    (lambda im, m: (im, m[:-1]), "but maps"),
-    (lambda im, m: (im.astype(np.float32), m), "must be uint8"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda im, m: (im, m * 2), "must lie in 0..1"),
+        (lambda im, m: (im, m[:-1]), "but maps"),
+        (lambda im, m: (im.astype(np.float32), m), "must be uint8"),
+    ],
+)
 def test_grid_rejects_bad_arrays(bad, match):
     sel = select_examples(_predictions(), CLASSES, k=1)
     images, maps = bad(*_arrays(sel))
@@ -95,7 +117,7 @@ def test_render_gradcam_feeds_the_explainer_the_selected_test_images(tmp_path, d
 
     out = render_gradcam(run, labels, labels.parent / "images.npy", tmp_path / "gradcam", explain, k=2)
     assert [p.name for p in out] == ["gradcam.png", "gradcam.pdf"]
-    # grid order: angry correct (test000 -> row 3), happy wrong (test001 -> row 4), sad correct (test002 -> row 1)
+    # grid order: angry correct (test000: row 3), happy wrong (test001: row 4), sad correct (test002: row 1)
     assert seen["images"][:, 0, 0, 0].tolist() == [3, 4, 1]
     assert seen["targets"].tolist() == [0, 2, 2]
     assert "m on d, fold 0" in drawn[0].get_suptitle()

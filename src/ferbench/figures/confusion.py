@@ -24,7 +24,9 @@ def row_normalised(counts: np.ndarray) -> np.ndarray:
 
 
 @styled
-def confusion_figure(counts: np.ndarray, classes: Sequence[str], model: str, dataset: str, n_folds: int) -> Figure:
+def confusion_figure(
+    counts: np.ndarray, classes: Sequence[str], model: str, dataset: str, n_folds: int
+) -> Figure:
     """Colour = row-normalised share, text = share and count; the title states the pooled sample."""
     counts = np.asarray(counts)
     k = len(classes)
@@ -34,7 +36,9 @@ def confusion_figure(counts: np.ndarray, classes: Sequence[str], model: str, dat
     fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot()
     disp = ConfusionMatrixDisplay(row_normalised(counts), display_labels=list(classes))
-    disp.plot(ax=ax, cmap=CONFUSION_CMAP, values_format=".2f", xticks_rotation=45, im_kw={"vmin": 0, "vmax": 1})
+    disp.plot(
+        ax=ax, cmap=CONFUSION_CMAP, values_format=".2f", xticks_rotation=45, im_kw={"vmin": 0, "vmax": 1}
+    )
     for (i, j), text in np.ndenumerate(disp.text_):
         text.set_text(f"{disp.confusion_matrix[i, j]:.2f}\n{counts[i, j]}")
         text.set_fontsize(8 if k <= 8 else 6)

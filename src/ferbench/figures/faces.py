@@ -36,15 +36,23 @@ def sheet(images: np.ndarray, per_class: Sequence[int], k: int) -> np.ndarray:
     cells = np.full((len(per_class) * k, s, s, 3), 255, dtype=np.uint8)
     start = 0
     for c, n in enumerate(per_class):
-        cells[c * k: c * k + n] = images[start: start + n]
+        cells[c * k : c * k + n] = images[start : start + n]
         start += n
-    return montage(cells, grid_shape=(len(per_class), k), padding_width=PAD, fill=(255, 255, 255),
-                   channel_axis=-1)
+    return montage(
+        cells, grid_shape=(len(per_class), k), padding_width=PAD, fill=(255, 255, 255), channel_axis=-1
+    )
 
 
 @styled
-def faces_figure(images: np.ndarray, per_class: Sequence[int], classes: Sequence[str], class_sizes: Sequence[int],
-                 dataset: str, k: int, flagged: Sequence[bool] | None = None) -> Figure:
+def faces_figure(
+    images: np.ndarray,
+    per_class: Sequence[int],
+    classes: Sequence[str],
+    class_sizes: Sequence[int],
+    dataset: str,
+    k: int,
+    flagged: Sequence[bool] | None = None,
+) -> Figure:
     """``images``: uint8 [B,S,S,3], class by class (``per_class[c]`` faces of class c); ``flagged``: one bool
     per image, framed in red (centre-crop fallback)."""
     if len(images) != sum(per_class):
@@ -55,8 +63,10 @@ def faces_figure(images: np.ndarray, per_class: Sequence[int], classes: Sequence
     fig = new_figure(1.2 + 0.85 * k, 0.6 + 0.85 * len(classes))
     ax = fig.add_subplot()
     ax.imshow(grid, interpolation="nearest")
-    ax.set_yticks([PAD + step * c + size / 2 for c in range(len(classes))],
-                  [f"{name}\n({n} images)" for name, n in zip(classes, class_sizes)])
+    ax.set_yticks(
+        [PAD + step * c + size / 2 for c in range(len(classes))],
+        [f"{name}\n({n} images)" for name, n in zip(classes, class_sizes)],
+    )
     ax.set_xticks([])
     ax.grid(False)
     for side in ("left", "bottom"):
@@ -66,9 +76,22 @@ def faces_figure(images: np.ndarray, per_class: Sequence[int], classes: Sequence
     for c, n in enumerate(per_class):
         for j in range(n):
             if flagged is not None and flagged[i]:
-                ax.add_patch(Rectangle((PAD + j * step - 0.5, PAD + c * step - 0.5), size, size,
-                                       fill=False, edgecolor=FLAG_COLOR, linewidth=2, label="_flag"))
+                ax.add_patch(
+                    Rectangle(
+                        (PAD + j * step - 0.5, PAD + c * step - 0.5),
+                        size,
+                        size,
+                        fill=False,
+                        edgecolor=FLAG_COLOR,
+                        linewidth=2,
+                        label="_flag",
+                    )
+                )
             i += 1
-    note = f"; red frame: no face found, centre crop ({sum(flagged)})" if flagged is not None and any(flagged) else ""
+    note = (
+        f"; red frame: no face found, centre crop ({sum(flagged)} shown)"
+        if flagged is not None and any(flagged)
+        else ""
+    )
     ax.set_title(f"{dataset}: aligned faces, up to {k} per class drawn at random{note}")
     return fig

@@ -36,20 +36,31 @@ def select_examples(predictions: pd.DataFrame, classes: Sequence[str], k: int = 
     for c in range(len(classes)):
         for correct in (True, False):
             grp = df[(df["true"] == c) & (df["correct"] == correct)]
-            picked.append(grp.sort_values(["prob", "image_id"], ascending=[False, True], kind="stable").head(k))
+            picked.append(
+                grp.sort_values(["prob", "image_id"], ascending=[False, True], kind="stable").head(k)
+            )
     return pd.concat(picked, ignore_index=True)
 
 
 def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
     """pytorch-grad-cam's heat-map overlay of a [0,1] map on a uint8 RGB face (map resized if needed)."""
     if cam.shape != image.shape[:2]:
-        cam = np.asarray(Image.fromarray(cam.astype(np.float32)).resize(image.shape[1::-1], Image.Resampling.BILINEAR))
+        cam = np.asarray(
+            Image.fromarray(cam.astype(np.float32)).resize(image.shape[1::-1], Image.Resampling.BILINEAR)
+        )
     return show_cam_on_image(image.astype(np.float32) / 255.0, np.clip(cam, 0.0, 1.0), use_rgb=True)
 
 
 @styled
-def gradcam_figure(images: np.ndarray, maps: np.ndarray, true: Sequence[int], predicted: Sequence[int],
-                   probs: Sequence[float], classes: Sequence[str], title: str = "") -> Figure:
+def gradcam_figure(
+    images: np.ndarray,
+    maps: np.ndarray,
+    true: Sequence[int],
+    predicted: Sequence[int],
+    probs: Sequence[float],
+    classes: Sequence[str],
+    title: str = "",
+) -> Figure:
     """One row per true class; left block its correctly classified images, right block its misclassified
     ones, each with the Grad-CAM map over the face and ``predicted class p=probability`` above it.
 
@@ -61,12 +72,17 @@ def gradcam_figure(images: np.ndarray, maps: np.ndarray, true: Sequence[int], pr
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 [B,H,W,3], got {images.dtype} {images.shape}")
     if maps.shape[0] != b or maps.ndim != 3 or not (len(true) == len(predicted) == len(probs) == b):
-        raise ValueError(f"{b} images but maps {maps.shape}, {len(true)} true, {len(predicted)} predicted, "
-                         f"{len(probs)} probabilities")
+        raise ValueError(
+            f"{b} images but maps {maps.shape}, {len(true)} true, {len(predicted)} predicted, "
+            f"{len(probs)} probabilities"
+        )
     if b and (maps.min() < -1e-4 or maps.max() > 1 + 1e-4):
         raise ValueError(f"Grad-CAM maps must lie in 0..1, got {maps.min():.3g}..{maps.max():.3g}")
     correct = true == predicted
-    k = max([1] + [int(((true == c) & (correct == ok)).sum()) for c in range(len(classes)) for ok in (True, False)])
+    k = max(
+        [1]
+        + [int(((true == c) & (correct == ok)).sum()) for c in range(len(classes)) for ok in (True, False)]
+    )
     fig = new_figure(1.0 + 2 * k * 1.15 + 0.6, 0.9 + 1.3 * len(classes))
     blocks = fig.subfigures(1, 2, wspace=0.02)
     grids = {}
@@ -91,14 +107,27 @@ def gradcam_figure(images: np.ndarray, maps: np.ndarray, true: Sequence[int], pr
             for j, i in enumerate(idx):
                 ax = grids[ok][c, j]
                 ax.imshow(overlay(images[i], maps[i]), interpolation="bilinear")
-                ax.set_title(f"{classes[predicted[i]]} p={probs[i]:.2f}", fontsize=7,
-                             color=CORRECT_COLOR if ok else WRONG_COLOR, pad=2)
+                ax.set_title(
+                    f"{classes[predicted[i]]} p={probs[i]:.2f}",
+                    fontsize=7,
+                    color=CORRECT_COLOR if ok else WRONG_COLOR,
+                    pad=2,
+                )
                 ax.set_gid(f"cell {c} {'correct' if ok else 'wrong'} {j}")
             if not len(idx):
-                grids[ok][c, 0].text(0.5, 0.5, "none", ha="center", va="center", color="#999999", fontsize=8,
-                                     transform=grids[ok][c, 0].transAxes)
-    cbar = blocks[1].colorbar(ScalarMappable(Normalize(0, 1), HEATMAP_CMAP), ax=list(grids[False][:, -1]),
-                        shrink=0.6, pad=0.02)
+                grids[ok][c, 0].text(
+                    0.5,
+                    0.5,
+                    "none",
+                    ha="center",
+                    va="center",
+                    color="#999999",
+                    fontsize=8,
+                    transform=grids[ok][c, 0].transAxes,
+                )
+    cbar = blocks[1].colorbar(
+        ScalarMappable(Normalize(0, 1), HEATMAP_CMAP), ax=list(grids[False][:, -1]), shrink=0.6, pad=0.02
+    )
     cbar.set_label("Grad-CAM (relative)")
     fig.suptitle(title or "Grad-CAM on test images; titles: predicted class and its probability")
     return fig

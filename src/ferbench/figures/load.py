@@ -37,8 +37,16 @@ def read_folds(metric_files: Iterable[str | Path]) -> list[Fold]:
         f = Path(f)
         m = json.loads(f.read_text())
         try:
-            folds.append(Fold(m["model"], m["dataset"], int(m["iteration"]), tuple(m["classes"]),
-                              int(m["best_epoch"]), f.parent))
+            folds.append(
+                Fold(
+                    m["model"],
+                    m["dataset"],
+                    int(m["iteration"]),
+                    tuple(m["classes"]),
+                    int(m["best_epoch"]),
+                    f.parent,
+                )
+            )
         except KeyError as e:
             raise KeyError(f"{f}: metrics.json has no {e.args[0]!r}") from None
     if not folds:
@@ -51,8 +59,10 @@ def common_classes(folds: Sequence[Fold]) -> tuple[str, ...]:
     first = folds[0]
     for f in folds[1:]:
         if f.classes != first.classes:
-            raise ValueError(f"{f.dir / 'metrics.json'}: classes {list(f.classes)} differ from "
-                             f"{list(first.classes)} in {first.dir / 'metrics.json'}")
+            raise ValueError(
+                f"{f.dir / 'metrics.json'}: classes {list(f.classes)} differ from "
+                f"{list(first.classes)} in {first.dir / 'metrics.json'}"
+            )
     return first.classes
 
 
@@ -69,8 +79,10 @@ def fold_predictions(fold: Fold, part: str = "test") -> pd.DataFrame:
     for col in ("true", "predicted"):
         bad = df[(df[col] < 0) | (df[col] >= k)]
         if len(bad):
-            raise ValueError(f"{path}: {col} label {int(bad[col].iloc[0])} of image {bad['image_id'].iloc[0]!r} "
-                             f"is outside 0..{k - 1} ({k} classes in metrics.json)")
+            raise ValueError(
+                f"{path}: {col} label {int(bad[col].iloc[0])} of image {bad['image_id'].iloc[0]!r} "
+                f"is outside 0..{k - 1} ({k} classes in metrics.json)"
+            )
     if df.empty:
         raise ValueError(f"{path}: no rows with part == {part!r}")
     return df
@@ -84,8 +96,10 @@ def fold_history(fold: Fold) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing columns {sorted(missing)}")
     if not 1 <= fold.best_epoch <= len(df):
-        raise ValueError(f"{fold.dir / 'metrics.json'}: best_epoch {fold.best_epoch} outside the "
-                         f"{len(df)} epochs of {path}")
+        raise ValueError(
+            f"{fold.dir / 'metrics.json'}: best_epoch {fold.best_epoch} outside the "
+            f"{len(df)} epochs of {path}"
+        )
     return df
 
 
@@ -105,8 +119,10 @@ def read_manifests(paths: Iterable[str | Path], labels: pd.DataFrame) -> dict[st
     for p in sorted(map(Path, paths)):
         df = pq.read_table(p, columns=["image_id", "part"]).to_pandas()
         if len(df) != len(ids) or set(df["image_id"]) != ids:
-            raise ValueError(f"{p}: split manifest has {len(df)} rows that do not match the "
-                             f"{len(ids)} images of the label table")
+            raise ValueError(
+                f"{p}: split manifest has {len(df)} rows that do not match the "
+                f"{len(ids)} images of the label table"
+            )
         out[f"{p.parent.name}/{p.stem}"] = df
     return out
 
@@ -123,8 +139,12 @@ def read_summary(source: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     return summary(collect(source))
 
 
-def read_images(labels: pd.DataFrame, rows: Sequence[int], images_npy: str | Path | None = None,
-                results_dir: str | Path | None = None) -> np.ndarray:
+def read_images(
+    labels: pd.DataFrame,
+    rows: Sequence[int],
+    images_npy: str | Path | None = None,
+    results_dir: str | Path | None = None,
+) -> np.ndarray:
     """uint8 [B,S,S,3] of the label-table ``rows``: from the decoded cache images.npy (what the models saw)
     or, without it, from the aligned files (``labels.path`` is relative to the results folder)."""
     rows = np.asarray(rows, dtype=int)

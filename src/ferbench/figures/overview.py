@@ -14,7 +14,9 @@ TITLES = {"accuracy": "test accuracy", "balanced_accuracy": "test balanced accur
 
 
 @styled
-def overview_figure(summary: pd.DataFrame, metric: str, datasets: Sequence[str], models: Sequence[str]) -> Figure:
+def overview_figure(
+    summary: pd.DataFrame, metric: str, datasets: Sequence[str], models: Sequence[str]
+) -> Figure:
     """``summary``: rows (dataset, model, n, {metric}_mean, {metric}_std) as in results/tables/summary.csv;
     bars are the means, error bars the population std over folds; a missing cell has no bar."""
     if metric not in TITLES:
@@ -34,8 +36,14 @@ def overview_figure(summary: pd.DataFrame, metric: str, datasets: Sequence[str],
     # the mean written inside each bar, while there is room for it
     for bars in ax.containers if len(datasets) * len(series) <= 40 else ():
         if hasattr(bars, "datavalues"):  # the bars, not their error bars
-            ax.bar_label(bars, fmt="%.3f", label_type="center", rotation=90, fontsize=7,
-                         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
+            ax.bar_label(
+                bars,
+                fmt="%.3f",
+                label_type="center",
+                rotation=90,
+                fontsize=7,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0},
+            )
     ax.set(ylim=(0, 1.05), ylabel=TITLES[metric], title=f"{TITLES[metric]}: mean ± std over folds")
     ax.tick_params(axis="x", rotation=30 if len(datasets) > 6 else 0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -15,8 +15,13 @@ from .style import model_colors, new_figure, styled
 
 def fold_recall(predictions: pd.DataFrame, n_classes: int) -> np.ndarray:
     """Recall of each class on one fold's test predictions (NaN for a class absent from its test set)."""
-    return recall_score(predictions["true"], predictions["predicted"], labels=np.arange(n_classes),
-                        average=None, zero_division=np.nan)
+    return recall_score(
+        predictions["true"],
+        predictions["predicted"],
+        labels=np.arange(n_classes),
+        average=None,
+        zero_division=np.nan,
+    )
 
 
 def recall_summary(recalls: pd.DataFrame) -> pd.DataFrame:
@@ -27,7 +32,9 @@ def recall_summary(recalls: pd.DataFrame) -> pd.DataFrame:
 
 
 @styled
-def per_class_figure(recalls: pd.DataFrame, classes: Sequence[str], models: Sequence[str], dataset: str) -> Figure:
+def per_class_figure(
+    recalls: pd.DataFrame, classes: Sequence[str], models: Sequence[str], dataset: str
+) -> Figure:
     """Bars: x = class, one bar per model in the model's colour, error bar = std over folds."""
     summ = recall_summary(recalls).set_index(["model", "class"])
     colors = model_colors(models)

@@ -27,6 +27,8 @@ def save(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> l
         for fmt in formats:
             dest = stem.parent / f"{stem.name}.{fmt}"
             with atomic_path(dest) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=_METADATA.get(fmt), bbox_inches="tight", pad_inches=0.05)
+                fig.savefig(
+                    tmp, format=fmt, metadata=_METADATA.get(fmt), bbox_inches="tight", pad_inches=0.05
+                )
             written.append(dest)
     return written
