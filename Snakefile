@@ -10,6 +10,9 @@ configfile: "config/models.yaml"
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/align.smk"
@@ -19,6 +22,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/cross.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
@@ -27,3 +31,5 @@ rule all:
         layout.tables(RESULTS),
         rules.significance.output,
         cross_tables(),
+        figures(),
+        table_pages(),

@@ -1,5 +1,6 @@
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,20 +38,74 @@ def test_the_full_benchmark_without_raw_data_stops_within_seconds_naming_the_fil
     assert "resources/raw/rafdb" in out and "Where to get it" in out
 
 
-@pytest.mark.slow
-def test_the_demo_dag_end_to_end_then_nothing_to_do(tmp_path):
-    wd = workflow_copy(tmp_path)
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The tiny demo through the default target (tables, figures, significance), then its report."""
+    wd = workflow_copy(tmp_path_factory.mktemp("demo_run"))
     cfg = write_config(wd, "tiny.yaml", TINY_DEMO)
-    # the target goes first: --configfile takes every following word as another config file
-    res = snakemake(wd, "results/tables/accuracy.md", "--configfile", "config/demo.yaml", str(cfg))
+    res = snakemake(wd, "--configfile", "config/demo.yaml", str(cfg))
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    rep = snakemake(wd, "--report", "results/report.html", "--configfile", "config/demo.yaml", str(cfg))
+    assert rep.returncode == 0, (rep.stdout + rep.stderr)[-4000:]
+    return wd, cfg
+
+
+@pytest.mark.slow
+def test_the_demo_dag_end_to_end_then_nothing_to_do(demo_run):
+    wd, cfg = demo_run
     table = (wd / "results" / "tables" / "accuracy.md").read_text()
     assert "| demo |" in table and table.count("(n=2)") == 2, table
     summary = pd.read_csv(wd / "results" / "tables" / "summary.csv")
     assert set(summary["model"]) == {"resnet18", "dan"}
     for model in ("resnet18", "dan"):
         assert (wd / "results" / "best" / model / "demo" / "card.json").is_file()
+        for kind in ("confusion", "curves"):
+            for ext in ("png", "pdf"):
+                assert (wd / "results" / "figures" / kind / model / f"demo.{ext}").is_file(), (kind, model, ext)
+    for name in ("per_class/demo", "data/demo", "data/demo_faces", "overview_accuracy",
+                 "overview_balanced_accuracy", "critical_difference_accuracy"):
+        assert (wd / "results" / "figures" / f"{name}.png").is_file(), name
+    assert (wd / "results" / "tables" / "significance.md").is_file()
     qc = pd.read_parquet(wd / "results" / "data" / "demo" / "labels.parquet")
     assert len(qc) == 50
-    again = snakemake(wd, "-n", "results/tables/accuracy.md", "--configfile", "config/demo.yaml", str(cfg))
+    again = snakemake(wd, "-n", "--configfile", "config/demo.yaml", str(cfg))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_the_report_holds_tables_and_figures_with_captions(demo_run):
+    wd, _ = demo_run
+    html = (wd / "results" / "report.html").read_text()
+    for caption in ("mean ± population standard deviation over the folds", "Confusion matrix of",
+                    "Learning curves of", "Per-class test recall", "What the dataset", "Aligned faces of"):
+        assert caption in html, caption
+    for category in ("Tables", "Per dataset", "Per model", "Data quality"):
+        assert category in html, category
+
+
+@pytest.mark.slow
+def test_the_report_opens_in_chromium_and_shows_the_table_and_a_figure(demo_run, tmp_path):
+    from PIL import Image
+
+    from report_view import CHROMIUM, screenshot
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH; CI installs Debian's chromium (make test) and runs this")
+    wd, _ = demo_run
+    report = wd / "results" / "report.html"
+    shots = {
+        "table": screenshot(report, tmp_path / "table.png", [("click", "Tables"), ("show", "table: accuracy")]),
+        "figure": screenshot(report, tmp_path / "figure.png", [("click", "Per model"), ("click", "dan"),
+                                                               ("show", "demo")]),
+    }
+    table_dom, figure_dom = shots["table"][1], shots["figure"][1]
+    assert "<title>done</title>" in table_dom and "<title>done</title>" in figure_dom
+    # the table's page and the confusion matrix's PNG are what the main view shows
+    assert '<iframe src="data:text/html;charset=utf8;filename=accuracy.html' in table_dom
+    assert '<img src="data:image/png;charset=utf8;filename=demo.png' in figure_dom
+    for name, (shot, _) in shots.items():
+        img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        content = img[:, img.shape[1] // 4 :]  # right of the menu
+        # not a blank page: the content area has dark text/plot pixels and several colours
+        assert (content.sum(axis=2) < 200).mean() > 0.001, name
+        assert len(np.unique(content.reshape(-1, 3), axis=0)) > 50, name

@@ -41,10 +41,19 @@ CROSS_TABLE = "tables/cross_dataset_{metric}.md"
 # aggregation
 SUMMARY = "tables/summary.csv"
 TABLE = "tables/{metric}.md"
+TABLE_PAGE = "tables/{table}.html"  # a markdown table as an HTML page, for the report
 TABLE_METRICS = {"accuracy": "test_accuracy", "balanced_accuracy": "test_balanced_accuracy"}
 BEST = "best/{model}/{dataset}"
 BEST_CARD = f"{BEST}/card.json"
 BEST_CHECKPOINT = f"{BEST}/best.pt"
+# figures: a PNG (report) and a PDF (papers) of the same stem
+FIG_CONFUSION = "figures/confusion/{model}/{dataset}"
+FIG_CURVES = "figures/curves/{model}/{dataset}"
+FIG_PER_CLASS = "figures/per_class/{dataset}"
+FIG_OVERVIEW = "figures/overview_{metric}"
+FIG_DATA = "figures/data/{dataset}"
+FIG_FACES = "figures/data/{dataset}_faces"
+GRADCAM = f"{BEST}/gradcam"
 SIGNIFICANCE = "tables/significance.md"
 SIGNIFICANCE_CSV = "tables/significance.csv"
 CD_FIGURE = "figures/critical_difference_{metric}.png"

@@ -65,6 +65,12 @@ def fold_code_versions(provenance_files: Sequence[str | Path]) -> dict[str, int]
     return dict(sorted(seen.items()))
 
 
+def code_versions_of_folds(metric_files: Sequence[str | Path]) -> str:
+    """``"<version> @ <commit> (n folds); ..."`` for the folds of ``metric_files`` (a report caption)."""
+    counts = fold_code_versions([Path(f).parent / "provenance.json" for f in metric_files])
+    return "; ".join(f"{v} ({n} fold{'s' if n != 1 else ''})" for v, n in counts.items())
+
+
 def code_version(provenance: Mapping[str, Any]) -> str:
     code = provenance.get("code") or {}
     commit = code.get("commit") or "not a git checkout"

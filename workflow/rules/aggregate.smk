@@ -135,3 +135,25 @@ rule table:
         models=list(GRID.models),
     script:
         "../scripts/table.py"
+
+
+rule table_page:
+    """A markdown table as an HTML page: the Snakemake report shows HTML inline."""
+    input:
+        table=res("tables/{table}.md"),
+    output:
+        page=report(
+            res(layout.TABLE_PAGE),
+            caption="../report/table_page.rst",
+            category="Tables",
+            labels={"result": "table: {table}"},
+        ),
+    log:
+        log("aggregate", "page_{table}"),
+    benchmark:
+        bench("aggregate", "page_{table}")
+    localrule: True
+    conda:
+        FERBENCH_ENV
+    script:
+        "../scripts/table_page.py"

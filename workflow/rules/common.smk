@@ -10,6 +10,7 @@ from ferbench.datasets import MissingRawData, check_raw_files, get_adapter
 from ferbench.download import label_files, placed_by_user
 from ferbench.face_regions import VARIANTS
 from ferbench.grid import Grid
+from ferbench.manifest import code_versions_of_folds
 from ferbench.schemas import read_split_meta
 from ferbench.splits import COUNT_DEPENDENT
 
@@ -46,6 +47,7 @@ wildcard_constraints:
     iteration=r"\d+",
     protocol=r"[a-z]+",
     metric="|".join(layout.TABLE_METRICS),
+    table=r"[a-z_]+",
 
 
 def _check_selection():
@@ -142,6 +144,63 @@ def cell_metrics(wildcards):
     return GRID.fold_files(layout.METRICS, RESULTS, wildcards.model, wildcards.dataset)
 
 
+def cell_files(pattern):
+    """Input function: ``pattern`` for every fold of the (model, dataset) of the wildcards."""
+    return lambda wc: GRID.fold_files(pattern, RESULTS, wc.model, wc.dataset)
+
+
+def dataset_files(pattern):
+    """Input function: ``pattern`` for every model's folds on the dataset of the wildcards."""
+    return lambda wc: GRID.fold_files(pattern, RESULTS, dataset=wc.dataset)
+
+
+def dataset_splits(wildcards):
+    return [
+        res(
+            layout.SPLIT.format(
+                dataset=wildcards.dataset,
+                protocol=GRID.protocol(wildcards.dataset),
+                iteration=i,
+            )
+        )
+        for i in range(GRID.iterations)
+    ]
+
+
+def figure(pattern, caption, category, subcategory=None, **labels):
+    """A figure's PNG for the Snakemake report (with its caption) and its PDF for papers."""
+    png = report(
+        res(pattern) + ".png",
+        caption=f"../report/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels=labels or None,
+    )
+    return {"png": png, "pdf": res(pattern) + ".pdf"}
+
+
+def code_versions(wildcards, input):
+    """For captions: the code versions of the folds (derived from the inputs, so never a rerun trigger)."""
+    return code_versions_of_folds(input.metrics)
+
+
+def figures():
+    """Every figure of the grid."""
+    out = []
+    for m, d in GRID.cells():
+        out += [
+            res(p.format(model=m, dataset=d))
+            for p in (layout.FIG_CONFUSION, layout.FIG_CURVES)
+        ]
+    for d in GRID.datasets:
+        out += [
+            res(p.format(dataset=d))
+            for p in (layout.FIG_PER_CLASS, layout.FIG_DATA, layout.FIG_FACES)
+        ]
+    out += [res(layout.FIG_OVERVIEW.format(metric=m)) for m in layout.TABLE_METRICS]
+    return [f"{stem}.{ext}" for stem in out for ext in ("png", "pdf")]
+
+
 def cell_checkpoints(wildcards):
     return GRID.fold_files(
         layout.CHECKPOINT, RESULTS, wildcards.model, wildcards.dataset
@@ -225,6 +284,13 @@ def cross_tables():
     if not GRID.cross_train:
         return []
     return [res(layout.CROSS_TABLE.format(metric=m)) for m in layout.TABLE_METRICS]
+
+
+def table_pages():
+    """The HTML page of every markdown table the grid has, for the report."""
+    names = [*layout.TABLE_METRICS, "significance"]
+    names += [Path(t).stem for t in cross_tables()]
+    return [res(layout.TABLE_PAGE.format(table=n)) for n in names]
 
 
 def train_resources(key, default, scale=True):

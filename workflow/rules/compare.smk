@@ -9,7 +9,12 @@ rule significance:
     output:
         table=res(layout.SIGNIFICANCE),
         csv=res(layout.SIGNIFICANCE_CSV),
-        figures=expand(res(layout.CD_FIGURE), metric=layout.TABLE_METRICS),
+        figures=report(
+            expand(res(layout.CD_FIGURE), metric=layout.TABLE_METRICS),
+            caption="../report/critical_difference.rst",
+            category="Tables",
+            labels={"result": "critical-difference diagrams"},
+        ),
     log:
         log("compare", "significance"),
     benchmark:

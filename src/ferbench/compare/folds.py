@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..aggregate import METRICS
+from ..layout import TABLE_METRICS as METRICS
 
 FOLD_KEYS = ("model", "dataset", "iteration", "n_train", "n_test", *METRICS.values())
 

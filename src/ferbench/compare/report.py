@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..aggregate import METRICS
+from ..layout import TABLE_METRICS as METRICS
 from ..io import atomic_path, write_text
 from .across import Friedman, cd_diagram, friedman
 from .folds import load_folds, load_test_correctness
