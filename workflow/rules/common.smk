@@ -8,8 +8,15 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 import ferbench.config as fc
+from ferbench.config_check import ConfigError, check_config
 from ferbench.datasets import MissingRawData, check_raw_files, get_adapter
+from ferbench.datasets import with_defaults
 
+try:  # every problem at once; an unknown key with the keys allowed in its place
+    check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as e:
+    raise WorkflowError(str(e)) from None
+# Snakemake's own validation, for the schema's defaults
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = "results"
@@ -35,12 +42,13 @@ def _check_selection():
     """Fail at parse time, in plain words, on anything the DAG cannot be built from."""
     try:
         for d in DATASETS:
-            fc.dataset_entry(config, d)
-            get_adapter(fc.dataset_entry(config, d)["format"])
+            entry = fc.dataset_entry(config, d)
+            get_adapter(entry["format"])
+            with_defaults(entry["format"], entry.get("options") or {}, dataset=d)
         for m in MODELS:
             fc.recipe(config, m)
             fc.pretrained_file(config, m)
-    except KeyError as e:
+    except (KeyError, ValueError) as e:
         raise WorkflowError(e.args[0]) from None
 
 

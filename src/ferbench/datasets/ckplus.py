@@ -35,8 +35,7 @@ from typing import Any
 from .. import labels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
 from .common import (
-    FRAME_NOT_SELECTED, IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, MISSING_FILE, NOT_IN_CLASS_FOLDER,
-    UNLABELLED_SEQUENCE, Ledger, image_loader, parse_int, relative, scan, walk,
+    FRAME_NOT_SELECTED, IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, MISSING_FILE, UNLABELLED_SEQUENCE, Ledger, image_loader, parse_int, relative, scan, walk,
 )
 from .registry import register_adapter, with_defaults
 
@@ -82,8 +81,8 @@ def _read_original(raw_dir: Path, options: Mapping[str, Any], ledger: Ledger) ->
         parts = f.relative_to(root).parts
         if len(parts) == 3 and f.suffix.lower() in IMAGE_SUFFIXES and not any(p.startswith(".") for p in parts):
             frames.setdefault(parts[:2], []).append(f)
-    for ref, parts in scan(ledger, root, entries):
-        seq, image_id = parts[:2], Path(parts[-1]).stem
+    for ref, parts in scan(ledger, root, entries, id_of=lambda ref: ref.file_stem):
+        seq, image_id = parts[:2], ref.file_stem
         if len(parts) != 3 or seq not in coded:
             ledger.exclude(image_id, ref.name, UNLABELLED_SEQUENCE, f"no Emotion/{'/'.join(parts[:-1])}/*_emotion.txt", ref)
             continue
@@ -110,11 +109,9 @@ def _read_original(raw_dir: Path, options: Mapping[str, Any], ledger: Ledger) ->
 
 def _read_ck48(raw_dir: Path, ledger: Ledger) -> tuple[str, ...]:
     root = raw_dir / "CK+48"
-    for ref, parts in scan(ledger, root, walk(root)):
-        image_id, label = Path(parts[-1]).stem, labels.canonical_name(parts[0])
-        if len(parts) == 1:
-            ledger.exclude(image_id, ref.name, NOT_IN_CLASS_FOLDER, f"{ref.name} is not inside a class folder", ref)
-        elif label not in labels.DATASET_CLASSES["ckplus48"]:
+    for ref, parts in scan(ledger, root, walk(root), min_parts=2, id_of=lambda ref: ref.file_stem):
+        image_id, label = ref.file_stem, labels.canonical_name(parts[0])
+        if label not in labels.DATASET_CLASSES["ckplus48"]:
             ledger.exclude(image_id, ref.name, LABEL_NOT_IN_VOCABULARY, parts[0], ref)
         else:
             ledger.keep(SourceRecord(image_id, label, image_loader(ref.path), ref.name,

@@ -82,6 +82,11 @@ class FileRef:
     def suffix(self) -> str:
         return PurePosixPath(self.rel).suffix
 
+    @property
+    def file_stem(self) -> str:
+        """The file name without extension: the id of datasets whose names are unique (CK+ frames)."""
+        return PurePosixPath(self.rel).stem
+
 
 class RawFolder:
     """Resolves paths inside one dataset's raw folder and refuses those that leave it."""
@@ -274,26 +279,32 @@ def walk(root: Path) -> list[Path]:
     return sorted(entries, key=lambda p: p.relative_to(root).parts)
 
 
-def scan(ledger: Ledger, root: Path, entries: Iterable[Path]) -> Iterator[tuple[FileRef, tuple[str, ...]]]:
+def scan(ledger: Ledger, root: Path, entries: Iterable[Path], min_parts: int = 1,
+         id_of: Callable[[FileRef], str] = lambda ref: ref.stem_id) -> Iterator[tuple[FileRef, tuple[str, ...]]]:
     """Each of ``entries`` (files found under ``root``) as one source row.
 
-    Entries that cannot be an image are excluded here with their reason (hidden, outside the raw
-    folder, not a regular file, not an image by extension); the rest are yielded with their path parts
-    relative to ``root`` for the adapter to label. ``FileRef.stem_id`` is relative to the raw folder.
+    Entries that cannot be an image of the layout are excluded here with their reason: hidden, outside
+    the raw folder, not a regular file, fewer than ``min_parts`` path parts below ``root`` (2: a file
+    must sit in a class folder), not an image by extension. The rest are yielded with their path parts
+    relative to ``root`` for the adapter to label. Exclusions get the adapter's ids (``id_of``; by default
+    ``FileRef.stem_id``, the path relative to the raw folder without extension).
     """
     raw = ledger.folder.root
     for entry in ledger.rows(entries):
         parts = entry.relative_to(root).parts
         ref = ledger.locate(raw, entry.relative_to(raw).as_posix())
+        image_id = id_of(ref)
         if any(p.startswith(".") for p in parts):
-            ledger.exclude(ref.stem_id, ref.name, HIDDEN_FILE, ref.name)
+            ledger.exclude(image_id, ref.name, HIDDEN_FILE, ref.name)
         elif ref.path is None:
-            ledger.exclude(ref.stem_id, ref.name, PATH_OUTSIDE, ref.outside, ref)
+            ledger.exclude(image_id, ref.name, PATH_OUTSIDE, ref.outside, ref)
         elif not ref.path.is_file():
             reason = NOT_A_FILE if ref.path.exists() else MISSING_FILE  # a folder link / a broken link
-            ledger.exclude(ref.stem_id, ref.name, reason, f"{ref.name} -> {ref.path}", ref)
+            ledger.exclude(image_id, ref.name, reason, f"{ref.name} -> {ref.path}", ref)
+        elif len(parts) < min_parts:
+            ledger.exclude(image_id, ref.name, NOT_IN_CLASS_FOLDER, f"{ref.name} is not inside a class folder", ref)
         elif entry.suffix.lower() not in IMAGE_SUFFIXES:
-            ledger.exclude(ref.stem_id, ref.name, NOT_AN_IMAGE_FILE, entry.suffix or ref.name, ref)
+            ledger.exclude(image_id, ref.name, NOT_AN_IMAGE_FILE, entry.suffix or ref.name, ref)
         else:
             yield ref, parts
 

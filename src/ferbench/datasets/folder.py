@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import labels
 from .base import AdapterResult, SourceRecord
-from .common import NAME_NOT_MATCHED, NOT_IN_CLASS_FOLDER, Ledger, Vocabulary, image_loader, option_path, scan, walk
+from .common import NAME_NOT_MATCHED, Ledger, Vocabulary, image_loader, option_path, scan, walk
 from .registry import register_adapter, with_defaults
 
 OPTIONS = {"splits": None, "classes": None, "canonical": False, "subject_regex": None, "aligned": False}
@@ -50,11 +50,7 @@ def read_class_folders(raw_dir: Path, options: Mapping[str, Any]) -> AdapterResu
         root = raw_dir / sub
         if not root.is_dir():
             raise FileNotFoundError(f"split folder {root} (options.splits.{split}) does not exist")
-        for ref, parts in scan(ledger, root, walk(root)):
-            if len(parts) == 1:
-                ledger.exclude(ref.stem_id, ref.name, NOT_IN_CLASS_FOLDER, f"{ref.name} is not inside a class folder",
-                               ref)
-                continue
+        for ref, parts in scan(ledger, root, walk(root), min_parts=2):
             label = vocabulary.label(parts[0])
             stem = Path(parts[-1]).stem
             subject = m.group(1) if subject_re is not None and (m := subject_re.search(stem)) else None
