@@ -106,7 +106,7 @@ def _astronaut(side: int) -> np.ndarray:
     from skimage import data
 
     img = data.astronaut()
-    return img if side == img.shape[0] else np.asarray(PIL.Image.fromarray(img).resize((side, side), PIL.Image.BILINEAR))
+    return np.asarray(PIL.Image.fromarray(img).resize((side, side), PIL.Image.Resampling.BILINEAR))
 
 
 def test_large_images_are_detected_on_a_reduced_copy_and_warped_from_the_original():
@@ -143,10 +143,11 @@ print(json.dumps({"peak_mb": (after - before) / 1024, "method": out.method, "lan
 def test_a_6000_pixel_photo_is_aligned_without_gigabytes(tmp_path):
     path = tmp_path / "big.jpg"
     PIL.Image.fromarray(_astronaut(6000)).save(path, quality=90)
-    run = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                         timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
-    # before: MTCNN's pyramid over the padded 6000x6000 photo (+4.6 GB); now the decoded photo and a 1024 px copy
+    # before: MTCNN's pyramid over the padded 6000x6000 photo (+4.6 GB); now the photo and a 1024 px copy
     assert got["peak_mb"] < 800, got["peak_mb"]
     assert got["method"] == "mtcnn" and got["shape"] == [112, 112, 3]
     np.testing.assert_allclose(got["landmarks"], np.array(got["small"]) * 6000 / 512, atol=40)

@@ -122,7 +122,7 @@ class FaceAligner:
         self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
 
     def _detection_input(self, img: np.ndarray) -> tuple[np.ndarray, float, int]:
-        """Upscale small images, reduce large ones, pad the border; returns the image, its scale and padding."""
+        """Upscale small images, reduce large ones, pad the border; returns image, scale and padding."""
         h, w = img.shape[:2]
         scale = max(1.0, self.cfg.min_detect_side / min(h, w))
         scale = min(scale, self.cfg.max_detect_side / max(h, w))
@@ -138,7 +138,8 @@ class FaceAligner:
         """Best face (box, score, 5 landmarks) per image in source coordinates, or None."""
         return self._detect([self._detection_input(im) for im in images])
 
-    def _detect(self, prepared: Sequence[tuple[np.ndarray, float, int]]) -> list[tuple[np.ndarray, float, np.ndarray] | None]:
+    def _detect(self, prepared: Sequence[tuple[np.ndarray, float, int]]
+                ) -> list[tuple[np.ndarray, float, np.ndarray] | None]:
         # Images are grouped by shape because MTCNN batches only equal-sized images.
         results: list = [None] * len(prepared)
         groups: dict[tuple, list[int]] = {}
@@ -205,7 +206,7 @@ class FaceAligner:
                 a.reason, a.detail = NO_FACE, "MTCNN found no face"
                 continue
             try:
-                img = self._source(rec) if img is None else img  # decoded again: the batch kept a reduced copy
+                img = self._source(rec) if img is None else img  # again: the batch kept a reduced copy
             except ImageRejected as e:
                 a.reason, a.detail = e.reason, e.detail
                 continue

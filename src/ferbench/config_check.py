@@ -49,7 +49,8 @@ def _describe(error: ValidationError) -> list[str]:
 
 def config_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """Every violation of ``schema`` in ``config``, one line each, in config order."""
-    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(Draft202012Validator(schema).iter_errors(config),
+                    key=lambda e: [str(p) for p in e.absolute_path])
     return [line for e in errors for line in _describe(_leaf(e))]
 
 
@@ -57,5 +58,5 @@ def check_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Raise ``ConfigError`` listing every problem of ``config`` against the schema file."""
     problems = config_problems(config, yaml.safe_load(Path(schema_path).read_text()))
     if problems:
-        raise ConfigError(f"the config does not follow {Path(schema_path).name}:\n"
-                          + "\n".join(f"  - config{p}" if p.startswith("[") else f"  - {p}" for p in problems))
+        lines = [f"  - config{p}" if p.startswith("[") else f"  - {p}" for p in problems]
+        raise ConfigError(f"the config does not follow {Path(schema_path).name}:\n" + "\n".join(lines))

@@ -28,8 +28,8 @@ def test_misspelled_keys_are_named_with_the_allowed_ones_at_every_level():
     with pytest.raises(ConfigError) as err:
         check_config(cfg, SCHEMA)
     msg = str(err.value)
-    assert ("['models']['resnet18']: unknown key 'pretrainde' (did you mean 'pretrained'?); allowed keys here: "
-            "kwargs, objective, pretrained, recipe, resources") in msg
+    assert ("['models']['resnet18']: unknown key 'pretrainde' (did you mean 'pretrained'?); "
+            "allowed keys here: kwargs, objective, pretrained, recipe, resources") in msg
     assert "['datasets']['demo']: unknown key 'optoins' (did you mean 'options'?)" in msg
     assert "['datasets']['demo']['synthesize']: unknown key 'n_per_clas'" in msg
     assert "['pretrained']['resnet18_msceleb']: unknown key 'sha265' (did you mean 'sha256'?)" in msg
@@ -59,5 +59,6 @@ def test_snakemake_stops_at_parse_time_on_an_unknown_adapter_option(tmp_path):
     res = snakemake(wd, "-n", "--configfile", "config/demo.yaml", str(bad))
     out = res.stdout + res.stderr
     assert res.returncode != 0 and "Traceback" not in out, out[-3000:]
-    assert "dataset 'demo' (format 'folder'): unknown option(s) 'clases' (did you mean 'clases' -> 'classes'?)" in out
+    assert ("dataset 'demo' (format 'folder'): unknown option(s) 'clases' "
+            "(did you mean 'clases' -> 'classes'?)") in out
     assert "allowed: aligned, canonical, classes, splits, subject_regex" in out

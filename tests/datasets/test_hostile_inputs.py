@@ -89,8 +89,9 @@ def _sfew(raw, out):
 def _expw(raw, out):
     write_image(raw / "image" / "origin" / "a.jpg", size=(80, 80))
     (raw / "label").mkdir()
-    (raw / "label" / "label.lst").write_text(
-        f"a.jpg 0 10 10 50 50 90.0 3\n../../../outside/face.png 0 1 1 20 20 80.0 3\n{out / 'face.png'} 0 1 1 20 20 80.0 3\n")
+    (raw / "label" / "label.lst").write_text("a.jpg 0 10 10 50 50 90.0 3\n"
+                                             "../../../outside/face.png 0 1 1 20 20 80.0 3\n"
+                                             f"{out / 'face.png'} 0 1 1 20 20 80.0 3\n")
     return "expw", {}, {"../../../outside/face_0", f"{out / 'face'}_0"}
 
 
@@ -99,9 +100,10 @@ def _affectnet(raw, out):
     lists = raw / "Manually_Annotated_file_lists"
     lists.mkdir()
     row = ",10,12,80,90,,3,0.5,-0.25\n"
-    (lists / "training.csv").write_text(",".join(COLUMNS) + "\n1/a.jpg" + row + "../../outside/face.png" + row)
+    (lists / "training.csv").write_text(",".join(COLUMNS) + "\n1/a.jpg" + row
+                                        + "../../outside/face.png" + row)
     (lists / "validation.csv").write_text("1/../../../../etc/passwd" + row)
-    return "affectnet", {}, {"../../outside/face", "1/../../../../etc/passwd"}  # ids of outside rows: as given
+    return "affectnet", {}, {"../../outside/face", "1/../../../../etc/passwd"}  # outside: the id as given
 
 
 def _ferplus_png(raw, out):
@@ -144,8 +146,9 @@ def _ck48(raw, out):
     return "ckplus", {"layout": "ck48"}, {"S099_001_00000001"}
 
 
-OUTSIDE_CASES = {f.__name__.strip("_"): f for f in (_csv, _pattern, _folder, _sfew, _expw, _affectnet, _ferplus_png,
-                                                     _rafdb_original, _rafdb_aligned, _ckplus, _ck48)}
+OUTSIDE_CASES = {f.__name__.strip("_"): f for f in (
+    _csv, _pattern, _folder, _sfew, _expw, _affectnet, _ferplus_png, _rafdb_original, _rafdb_aligned, _ckplus,
+    _ck48)}
 
 
 @pytest.mark.parametrize("case", sorted(OUTSIDE_CASES))
@@ -230,7 +233,8 @@ def test_aliased_paths_are_one_file_kept_once(tmp_path):
 
 def test_same_stem_files_keep_their_extension_and_links_to_a_kept_file_are_duplicates(tmp_path):
     write_image(tmp_path / "happy" / "cmyk.png")
-    Image.open(write_image(tmp_path / "happy" / "x.png", seed=1)).convert("CMYK").save(tmp_path / "happy" / "cmyk.jpg")
+    rgb = write_image(tmp_path / "happy" / "x.png", seed=1)
+    Image.open(rgb).convert("CMYK").save(tmp_path / "happy" / "cmyk.jpg")
     (tmp_path / "happy" / "x.png").unlink()
     write_image(tmp_path / "happy" / "plain.png", seed=2)
     _link(tmp_path / "happy" / "z_alias.png", Path("plain.png"))  # after plain.png in path order: first wins
@@ -292,7 +296,8 @@ def test_properly_quoted_fields_still_parse(tmp_path):
 
 
 def _files_on_disk(root: Path) -> int:
-    return sum(len(files) + sum(os.path.islink(os.path.join(d, x)) for x in dirs) for d, dirs, files in os.walk(root))
+    return sum(len(files) + sum(os.path.islink(os.path.join(d, x)) for x in dirs)
+               for d, dirs, files in os.walk(root))
 
 
 def test_every_file_of_a_folder_dataset_is_kept_or_excluded_with_its_reason(tmp_path):
@@ -309,8 +314,9 @@ def test_every_file_of_a_folder_dataset_is_kept_or_excluded_with_its_reason(tmp_
     assert result.n_source_rows == n_files == 13
     assert len(result.records) + len(result.excluded) == n_files
     assert sorted(r.image_id for r in result.records) == ["happy/a", "happy/b", "happy/sub/c", "sad/d"]
-    assert Counter(e.reason for e in result.excluded) == {
-        "hidden_file": 4, "not_in_a_class_folder": 2, "not_an_image_file": 1, "not_a_file": 1, "missing_file": 1}
+    assert Counter(e.reason for e in result.excluded) == {"hidden_file": 4, "not_in_a_class_folder": 2,
+                                                          "not_an_image_file": 1, "not_a_file": 1,
+                                                          "missing_file": 1}
     got = {e.image_id: e.reason for e in result.excluded}
     assert got["loose"] == got["README"] == "not_in_a_class_folder" and got["alias_of_happy"] == "not_a_file"
 
@@ -376,6 +382,7 @@ def test_an_unknown_option_is_an_error_naming_it_and_the_allowed_ones(tmp_path):
     msg = str(err.value)
     assert "'clases'" in msg and "did you mean 'clases' -> 'classes'" in msg
     assert "allowed: aligned, canonical, classes, splits, subject_regex" in msg
-    with pytest.raises(UnknownOption, match=r"dataset 'mine' \(format 'rafdb'\): unknown option\(s\) 'image'"):
+    expected = r"dataset 'mine' \(format 'rafdb'\): unknown option\(s\) 'image'"
+    with pytest.raises(UnknownOption, match=expected):
         with_defaults("rafdb", {"image": "aligned"}, dataset="mine")
     assert with_defaults("rafdb", {"images": None}) == {"images": "aligned"}  # null means the default

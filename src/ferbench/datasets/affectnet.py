@@ -79,12 +79,14 @@ class AffectnetAdapter:
             path = raw_dir / name
             # validation.csv is distributed with and without a header row; the columns are the same
             for lineno, row in ledger.rows(read_csv_table(path, COLUMNS, header=COLUMNS)):
-                ref, source = ledger.locate(images_dir, row["subDirectory_filePath"].strip()), f"{name}:{lineno}"
+                ref = ledger.locate(images_dir, row["subDirectory_filePath"].strip())
+                source = f"{name}:{lineno}"
                 code = parse_int(path, lineno, row["expression"], "expression")
                 if ledger.refuse(ref, ref.stem_id, source, must_exist=False):
                     continue
                 if code in NON_EXPRESSIONS:
-                    ledger.exclude(ref.stem_id, source, NOT_AN_EXPRESSION, f"code {code} ({NON_EXPRESSIONS[code]})", ref)
+                    ledger.exclude(ref.stem_id, source, NOT_AN_EXPRESSION,
+                                   f"code {code} ({NON_EXPRESSIONS[code]})", ref)
                     continue
                 label = labels.code_to_class("affectnet8", code)
                 if label not in classes:
@@ -93,7 +95,8 @@ class AffectnetAdapter:
                     continue
                 if ledger.refuse(ref, ref.stem_id, source):
                     continue
-                x, y, w, h = (parse_float(path, lineno, row[c], c) for c in ("face_x", "face_y", "face_width", "face_height"))
+                x, y, w, h = (parse_float(path, lineno, row[c], c)
+                              for c in ("face_x", "face_y", "face_width", "face_height"))
                 ledger.keep(SourceRecord(ref.stem_id, label, image_loader(ref.path), source, split=split,
                                          box=(x, y, x + w, y + h),
                                          landmarks=five_points(path, lineno, row["facial_landmarks"])), ref)

@@ -35,7 +35,8 @@ from typing import Any
 from .. import labels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
 from .common import (
-    FRAME_NOT_SELECTED, IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, MISSING_FILE, UNLABELLED_SEQUENCE, Ledger, image_loader, parse_int, relative, scan, walk,
+    FRAME_NOT_SELECTED, IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, MISSING_FILE, UNLABELLED_SEQUENCE, Ledger,
+    image_loader, parse_int, relative, scan, walk,
 )
 from .registry import register_adapter, with_defaults
 
@@ -66,7 +67,8 @@ def _read_codes(raw_dir: Path, ledger: Ledger) -> dict[tuple[str, str], tuple[in
             raise MalformedLabelFile(emo, None, f"{ref.outside}: not read")
         seq = (emo.parent.parent.name, emo.parent.name)
         if seq in coded:
-            raise MalformedLabelFile(emo, None, f"sequence {'/'.join(seq)} has a second Emotion file {coded[seq][1]}")
+            raise MalformedLabelFile(emo, None,
+                                     f"sequence {'/'.join(seq)} has a second Emotion file {coded[seq][1]}")
         coded[seq] = (read_emotion_code(emo), ref.name)
     return coded
 
@@ -79,12 +81,14 @@ def _read_original(raw_dir: Path, options: Mapping[str, Any], ledger: Ledger) ->
     frames: dict[tuple[str, ...], list[Path]] = {}  # the images of each sequence folder, in order
     for f in entries:
         parts = f.relative_to(root).parts
-        if len(parts) == 3 and f.suffix.lower() in IMAGE_SUFFIXES and not any(p.startswith(".") for p in parts):
+        hidden = any(p.startswith(".") for p in parts)
+        if len(parts) == 3 and f.suffix.lower() in IMAGE_SUFFIXES and not hidden:
             frames.setdefault(parts[:2], []).append(f)
     for ref, parts in scan(ledger, root, entries, id_of=lambda ref: ref.file_stem):
         seq, image_id = parts[:2], ref.file_stem
         if len(parts) != 3 or seq not in coded:
-            ledger.exclude(image_id, ref.name, UNLABELLED_SEQUENCE, f"no Emotion/{'/'.join(parts[:-1])}/*_emotion.txt", ref)
+            ledger.exclude(image_id, ref.name, UNLABELLED_SEQUENCE,
+                           f"no Emotion/{'/'.join(parts[:-1])}/*_emotion.txt", ref)
             continue
         code, emotion_file = coded[seq]
         label, seq_frames = labels.code_to_class("ckplus", code), frames[seq]
@@ -94,15 +98,18 @@ def _read_original(raw_dir: Path, options: Mapping[str, Any], ledger: Ledger) ->
         elif with_neutral and k == 0:
             frame_label = "neutral"
         else:
-            ledger.exclude(image_id, ref.name, FRAME_NOT_SELECTED, f"frame {k + 1} of {len(seq_frames)} (options."
-                           f"last_frames {last_n}, neutral_first_frame {with_neutral})", ref)
+            ledger.exclude(image_id, ref.name, FRAME_NOT_SELECTED, f"frame {k + 1} of {len(seq_frames)} "
+                           f"(options.last_frames {last_n}, neutral_first_frame {with_neutral})", ref)
             continue
         if label in (None, "neutral"):  # a sequence is labelled with one of the 7 expressions
-            ledger.exclude(image_id, ref.name, LABEL_NOT_IN_VOCABULARY, f"{emotion_file}: code {code} outside 1..7", ref)
+            ledger.exclude(image_id, ref.name, LABEL_NOT_IN_VOCABULARY,
+                           f"{emotion_file}: code {code} outside 1..7", ref)
         else:
-            ledger.keep(SourceRecord(image_id, frame_label, image_loader(ref.path), ref.name, subject=seq[0]), ref)
+            ledger.keep(SourceRecord(image_id, frame_label, image_loader(ref.path), ref.name,
+                                     subject=seq[0]), ref)
     for seq in ledger.rows(sorted(set(coded) - set(frames))):
-        ledger.exclude("_".join(seq), coded[seq][1], MISSING_FILE, f"no frames in cohn-kanade-images/{'/'.join(seq)}")
+        ledger.exclude("_".join(seq), coded[seq][1], MISSING_FILE,
+                       f"no frames in cohn-kanade-images/{'/'.join(seq)}")
     classes = labels.DATASET_CLASSES["ckplus"]
     return classes if with_neutral else classes[1:]
 

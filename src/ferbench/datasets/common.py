@@ -158,8 +158,9 @@ class Ledger:
     (``happy/a.png`` and ``happy/a.jpg`` -> ``happy/a``) both keep their extension in the id
     (``happy/a.png``, ``happy/a.jpg``), and so does an excluded file beside a kept one of the same stem
     (``happy/a.json``), so ids stay the extension-less paths of existing layouts wherever no two kept
-    files clash (ids name the aligned files). Then a second record with an id already kept is excluded (``duplicate_image_id``), and so
-    is a second path to a file (and box) already kept (``duplicate_file``, e.g. a link); the first wins.
+    files clash (ids name the aligned files). Then a second record with an id already kept is excluded
+    (``duplicate_image_id``), and so is a second path to a file (and box) already kept
+    (``duplicate_file``, e.g. a link); the first in row order wins.
     """
 
     def __init__(self, raw_dir: str | Path):
@@ -182,7 +183,8 @@ class Ledger:
     def keep(self, record: SourceRecord, ref: FileRef | None = None) -> None:
         self._rows.append((record, ref))
 
-    def exclude(self, image_id: str, source: str, reason: str, detail: str = "", ref: FileRef | None = None) -> None:
+    def exclude(self, image_id: str, source: str, reason: str, detail: str = "",
+                ref: FileRef | None = None) -> None:
         self._rows.append((Exclusion(image_id, source, reason, detail), ref))
 
     def refuse(self, ref: FileRef, image_id: str, source: str, must_exist: bool = True) -> bool:
@@ -203,14 +205,15 @@ class Ledger:
         ids = []
         for row, ref in self._rows:
             image_id, suffixes = row.image_id, kept.get(row.image_id, set())
-            if ref is not None and ref.path is not None and (
-                    len(suffixes) > 1 or (isinstance(row, Exclusion) and suffixes and ref.suffix not in suffixes)):
-                image_id += ref.suffix  # an excluded file beside a kept one of the same stem keeps its extension too
+            if ref is not None and ref.path is not None and suffixes:
+                beside_kept = isinstance(row, Exclusion) and ref.suffix not in suffixes
+                if len(suffixes) > 1 or beside_kept:
+                    image_id += ref.suffix
             ids.append(image_id)
         return ids
 
     def result(self, classes: Sequence[str] | Callable[[list[SourceRecord]], Sequence[str]]) -> AdapterResult:
-        """The kept records and exclusions; ``classes`` is the vocabulary, or a function of the kept records."""
+        """Kept records and exclusions; ``classes``: the vocabulary, or a function of the kept records."""
         if self._reading:
             raise AssertionError(f"adapter stopped reading {self._reading} source(s) before their end")
         records: list[SourceRecord] = []
@@ -224,7 +227,8 @@ class Ledger:
                 continue
             file_key = (ref.path, row.box) if ref is not None else None
             if image_id in first_id:
-                excluded.append(Exclusion(image_id, row.source, DUPLICATE_ID, f"first seen at {first_id[image_id]}"))
+                excluded.append(Exclusion(image_id, row.source, DUPLICATE_ID,
+                                          f"first seen at {first_id[image_id]}"))
             elif file_key in first_file:
                 excluded.append(Exclusion(image_id, row.source, DUPLICATE_FILE,
                                           f"{ref.name} is the file kept as {first_file[file_key]}"))
@@ -265,7 +269,7 @@ class Vocabulary:
     def refusal(self, raw: str) -> tuple[str, str]:
         """(reason, detail) for a raw label that ``label`` refused."""
         if self.names is not None and raw not in self.names:
-            return LABEL_NOT_IN_VOCABULARY, f"{raw!r} is not a key of options.class_names {sorted(self.names)}"
+            return LABEL_NOT_IN_VOCABULARY, f"{raw!r} is not a key of options.class_names {list(self.names)}"
         if self.fixed:
             return LABEL_NOT_IN_VOCABULARY, f"{raw!r} is not in options.classes {list(self.fixed)}"
         return LABEL_NOT_IN_VOCABULARY, f"{raw!r} is not a known class name" if raw else "empty label"
@@ -290,7 +294,8 @@ def walk(root: Path) -> list[Path]:
 
 
 def scan(ledger: Ledger, root: Path, entries: Iterable[Path], min_parts: int = 1,
-         id_of: Callable[[FileRef], str] = lambda ref: ref.stem_id) -> Iterator[tuple[FileRef, tuple[str, ...]]]:
+         id_of: Callable[[FileRef], str] = lambda ref: ref.stem_id
+         ) -> Iterator[tuple[FileRef, tuple[str, ...]]]:
     """Each of ``entries`` (files found under ``root``) as one source row.
 
     Entries that cannot be an image of the layout are excluded here with their reason: hidden, outside
@@ -312,7 +317,7 @@ def scan(ledger: Ledger, root: Path, entries: Iterable[Path], min_parts: int = 1
             reason = NOT_A_FILE if ref.path.exists() else MISSING_FILE  # a folder link / a broken link
             ledger.exclude(image_id, ref.name, reason, f"{ref.name} -> {ref.path}", ref)
         elif len(parts) < min_parts:
-            ledger.exclude(image_id, ref.name, NOT_IN_CLASS_FOLDER, f"{ref.name} is not inside a class folder", ref)
+            ledger.exclude(image_id, ref.name, NOT_IN_CLASS_FOLDER, f"{ref.name}: not in a class folder", ref)
         elif entry.suffix.lower() not in IMAGE_SUFFIXES:
             ledger.exclude(image_id, ref.name, NOT_AN_IMAGE_FILE, entry.suffix or ref.name, ref)
         else:
@@ -393,11 +398,11 @@ def _records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as e:
             problem = f"{e} (at line {reader.line_num})"
             if "end of data" in str(e) or "expected after" in str(e):
-                problem = f"unbalanced quote: a quoted field opens on this line and is never closed: {problem}"
+                problem = f"unbalanced quote: a quoted field opens on this line and never closes: {problem}"
             raise MalformedLabelFile(path, start, problem) from None
         if reader.line_num > start:
-            raise MalformedLabelFile(path, start, f"unbalanced quote: a quoted field opens on this line and runs "
-                                     f"to line {reader.line_num}")
+            raise MalformedLabelFile(path, start, f"unbalanced quote: a quoted field opens on this line and "
+                                     f"runs to line {reader.line_num}")
         yield start, row
 
 

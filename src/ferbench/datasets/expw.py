@@ -52,7 +52,8 @@ class ExpwAdapter:
 
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
         opt = with_defaults(self.name, options)
-        return [option_path(opt["label_file"], "label_file"), f"{option_path(opt['images_dir'], 'images_dir')}/*.jpg"]
+        images_dir = option_path(opt["images_dir"], "images_dir")
+        return [option_path(opt["label_file"], "label_file"), f"{images_dir}/*.jpg"]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
         opt = with_defaults(self.name, options)
@@ -88,7 +89,8 @@ class ExpwAdapter:
                 continue
             box = clamp_box(top, left, right, bottom, margin, size)
             if box is None:
-                ledger.exclude(rid, source, BOX_OUTSIDE_IMAGE, f"box {fields[2:6]} vs image {size[0]}x{size[1]}", ref)
+                ledger.exclude(rid, source, BOX_OUTSIDE_IMAGE,
+                               f"box {fields[2:6]} vs image {size[0]}x{size[1]}", ref)
                 continue
             ledger.keep(SourceRecord(rid, label, image_loader(ref.path), source, box=box), ref)
         return ledger.result(labels.DATASET_CLASSES["expw"])

@@ -57,7 +57,8 @@ def read_class_folders(raw_dir: Path, options: Mapping[str, Any]) -> AdapterResu
             if label is None:
                 ledger.exclude(ref.stem_id, ref.name, *vocabulary.refusal(parts[0]), ref)
             elif subject_re is not None and subject is None:
-                ledger.exclude(ref.stem_id, ref.name, NAME_NOT_MATCHED, f"{stem!r} !~ {subject_re.pattern!r}", ref)
+                ledger.exclude(ref.stem_id, ref.name, NAME_NOT_MATCHED, f"{stem!r} !~ {subject_re.pattern!r}",
+                               ref)
             else:
                 ledger.keep(SourceRecord(ref.stem_id, label, image_loader(ref.path), ref.name, split=split,
                                          subject=subject, aligned=bool(opt["aligned"])), ref)

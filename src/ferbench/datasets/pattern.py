@@ -46,7 +46,8 @@ class PatternAdapter:
             raise ValueError(f"pattern: options.regex {regex.pattern!r} has no (?P<label>...) group")
         vocabulary = Vocabulary(opt["classes"], opt["class_names"])
         split_values: Mapping[str, str] = opt["split_values"]
-        matched = sorted((p for p in raw_dir.glob(option_path(opt["glob"], "glob")) if p.is_symlink() or not p.is_dir()),
+        pattern = option_path(opt["glob"], "glob")
+        matched = sorted((p for p in raw_dir.glob(pattern) if p.is_symlink() or not p.is_dir()),
                          key=lambda p: p.relative_to(raw_dir).parts)
         ledger = Ledger(raw_dir)
         for ref, _ in scan(ledger, raw_dir, matched):
@@ -59,8 +60,8 @@ class PatternAdapter:
             if split is not None:
                 split = split_values.get(split, split)
                 if split not in ("train", "val", "test"):
-                    raise MalformedLabelFile(ref.path, None,
-                                             f"split {groups['split']!r} is not train/val/test (set options.split_values)")
+                    raise MalformedLabelFile(ref.path, None, f"split {groups['split']!r} is not "
+                                             "train/val/test (set options.split_values)")
             label = vocabulary.label(groups["label"])
             if label is None:
                 ledger.exclude(ref.stem_id, ref.name, *vocabulary.refusal(groups["label"]), ref)

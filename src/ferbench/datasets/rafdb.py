@@ -19,7 +19,9 @@ from typing import Any
 
 from .. import labels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
-from .common import LABEL_NOT_IN_VOCABULARY, FileRef, Ledger, image_loader, parse_float, parse_int, read_fields
+from .common import (
+    LABEL_NOT_IN_VOCABULARY, FileRef, Ledger, image_loader, parse_float, parse_int, read_fields,
+)
 from .registry import register_adapter, with_defaults
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"

@@ -58,7 +58,8 @@ def with_defaults(fmt: str, options: Mapping[str, Any], dataset: str | None = No
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         where = f"dataset {dataset!r} (format {fmt!r})" if dataset else f"format {fmt!r}"
-        hints = [f"{k!r} -> {m[0]!r}" for k in unknown if (m := difflib.get_close_matches(k, list(allowed), 1))]
+        near = {k: difflib.get_close_matches(k, list(allowed), 1) for k in unknown}
+        hints = [f"{k!r} -> {m[0]!r}" for k, m in near.items() if m]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
         raise UnknownOption(f"{where}: unknown option(s) {', '.join(map(repr, unknown))}{hint}; "
                             f"allowed: {', '.join(sorted(allowed))}")
