@@ -1,10 +1,17 @@
+import json
+import struct
+import subprocess
+import sys
+import zlib
+
 import numpy as np
 import PIL
+import PIL.Image
 import pytest
 
 from ferbench.align import NO_FACE, AlignConfig, FaceAligner, crop_box, template, warp_to_template
 from ferbench.datasets import SourceRecord
-from ferbench.images import ImageRejected, load_rgb
+from ferbench.images import ImageRejected, image_size, load_rgb
 
 
 def test_facenet_pytorch_imports_with_the_installed_numpy_and_pillow():
@@ -90,3 +97,80 @@ def test_dataset_landmarks_replace_detection():
     np.testing.assert_allclose(np.reshape(out.aligned_landmarks, (5, 2)), template(112, 0.9), atol=1e-6)
     off = FaceAligner(AlignConfig(size=112, dataset_landmarks=False, no_face="exclude")).align_batch([rec])[0]
     assert off.method != "dataset_landmarks"
+
+
+# --- huge images and decompression bombs -----------------------------------------------------------
+
+
+def _astronaut(side: int) -> np.ndarray:
+    from skimage import data
+
+    img = data.astronaut()
+    return np.asarray(PIL.Image.fromarray(img).resize((side, side), PIL.Image.Resampling.BILINEAR))
+
+
+def test_large_images_are_detected_on_a_reduced_copy_and_warped_from_the_original():
+    img = _astronaut(512)
+    rec = SourceRecord("a", "x", lambda: img, "a.png")
+    full = FaceAligner(AlignConfig(size=112)).align_batch([rec])[0]
+    reduced = FaceAligner(AlignConfig(size=112, max_detect_side=200)).align_batch([rec])[0]
+    assert full.method == reduced.method == "mtcnn"
+    # landmarks found at 200 px come back in the 512 px original's coordinates
+    np.testing.assert_allclose(reduced.landmarks, full.landmarks, atol=512 / 200 * 2)
+    # and the face is warped from the original: the same crop as when detected at full size
+    np.testing.assert_allclose(reduced.aligned_landmarks, full.aligned_landmarks, atol=2)
+    assert np.abs(reduced.image.astype(int) - full.image.astype(int)).mean() < 12
+
+
+_CHILD = """
+import json, resource, sys
+from ferbench.align import AlignConfig, FaceAligner
+from ferbench.datasets import SourceRecord
+from ferbench.images import load_rgb
+from skimage import data
+
+aligner = FaceAligner(AlignConfig(size=112))
+small = aligner.detect([data.astronaut()])[0]  # also warms MTCNN up, so the bound measures the photo
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = aligner.align_batch([SourceRecord("big", "x", lambda: load_rgb(sys.argv[1]), "big.jpg")])[0]
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_mb": (after - before) / 1024, "method": out.method, "landmarks": out.landmarks,
+                  "small": small[2].ravel().tolist(), "shape": list(out.image.shape)}))
+"""
+
+
+@pytest.mark.slow
+def test_a_6000_pixel_photo_is_aligned_without_gigabytes(tmp_path):
+    path = tmp_path / "big.jpg"
+    PIL.Image.fromarray(_astronaut(6000)).save(path, quality=90)
+    run = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    # before: MTCNN's pyramid over the padded 6000x6000 photo (+4.6 GB); now the photo and a 1024 px copy
+    assert got["peak_mb"] < 800, got["peak_mb"]
+    assert got["method"] == "mtcnn" and got["shape"] == [112, 112, 3]
+    np.testing.assert_allclose(got["landmarks"], np.array(got["small"]) * 6000 / 512, atol=40)
+
+
+def _png_header_only(path, width: int, height: int):
+    """A PNG that announces ``width x height`` grey pixels but carries four rows: a bomb's header."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * 4)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+@pytest.mark.parametrize("side", [(9000, 8000), (30000, 30000)])  # over our cap; over Pillow's own limit too
+def test_decompression_bombs_are_excluded_before_decoding(tmp_path, side):
+    bomb = _png_header_only(tmp_path / "bomb.png", *side)
+    with pytest.raises(ImageRejected) as err:
+        load_rgb(bomb)
+    assert err.value.reason == "too_many_pixels"  # not truncated_image: the pixels were never decoded
+    with pytest.raises(ImageRejected, match="too_many_pixels"):
+        image_size(bomb)
+    out = FaceAligner(AlignConfig(size=64)).align_batch([_record("bomb", lambda: load_rgb(bomb))])[0]
+    assert (out.kept, out.reason) == (False, "too_many_pixels")

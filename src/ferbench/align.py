@@ -4,12 +4,17 @@ For each record: decode (``ferbench.images``), crop the dataset's own box if it 
 AffectNet), detect with MTCNN in batches of equal-sized images, keep the most confident face, and warp
 its 5 landmarks onto a fixed template at the configured output size. Images with no face follow the
 configured policy (``center`` crop fallback or ``exclude``); either way it is recorded.
+
+Detection runs on a copy whose longest side is at most ``max_detect_side`` (MTCNN's image pyramid on a
+padded 6000x6000 photo takes gigabytes); the landmarks are mapped back and the face is warped from the
+original pixels. A batch holds only those reduced copies: an original larger than the bound is decoded
+again for its warp, so memory does not grow with batch size times photo size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,7 @@ TEMPLATE_112 = np.array(
 )
 
 NO_FACE = "no_face_detected"
+EMPTY_BOX = "empty_box"  # the dataset's box lies outside its image once decoded
 
 
 def template(size: int, zoom: float = 1.0) -> np.ndarray:
@@ -45,6 +51,7 @@ class AlignConfig:
     no_face: str = "center"  # "center" (centre-crop fallback) or "exclude"
     batch_size: int = 32
     min_detect_side: int = 64  # tiny images are upscaled before detection
+    max_detect_side: int = 1024  # large ones are detected on a copy reduced to this longest side
     pad: float = 0.3  # border added before detection: MTCNN misses faces that fill the frame
     box_margin: float = 0.2  # context kept around a dataset-provided box before detection
     skip_prealigned: bool = False  # trust datasets that ship aligned faces (resize only)
@@ -69,7 +76,6 @@ class Aligned:
     aligned_landmarks: tuple[float, ...] | None = None  # the same points in the aligned image
     reason: str = ""
     detail: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def kept(self) -> bool:
@@ -85,7 +91,7 @@ def crop_box(img: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray
     r = int(min(img.shape[1], np.ceil(right + margin * w)))
     b = int(min(img.shape[0], np.ceil(bottom + margin * h)))
     if r <= l or b <= t:
-        raise ImageRejected("empty_box", f"box {tuple(box)} lies outside a {img.shape[1]}x{img.shape[0]} image")
+        raise ImageRejected(EMPTY_BOX, f"box {tuple(box)} lies outside a {img.shape[1]}x{img.shape[0]} image")
     return img[t:b, l:r]
 
 
@@ -116,11 +122,13 @@ class FaceAligner:
         self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
 
     def _detection_input(self, img: np.ndarray) -> tuple[np.ndarray, float, int]:
-        """Upscale small images and pad the border; returns the image, its scale and padding."""
+        """Upscale small images, reduce large ones, pad the border; returns image, scale and padding."""
         h, w = img.shape[:2]
         scale = max(1.0, self.cfg.min_detect_side / min(h, w))
-        if scale > 1.0:
-            img = np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR))
+        scale = min(scale, self.cfg.max_detect_side / max(h, w))
+        if scale != 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            img = np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR))
         pad = int(round(self.cfg.pad * max(img.shape[:2])))
         if pad:
             img = np.pad(img, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
@@ -131,12 +139,13 @@ class FaceAligner:
         return [faces[0] if faces else None for faces in self.detect_all(images)]
 
     def detect_all(self, images: Sequence[np.ndarray]) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
-        """Every face (box, score, 5 landmarks) per image in source coordinates, most confident first.
+        """Every face (box, score, 5 landmarks) per image in source coordinates, most confident first."""
+        return self._detect_all([self._detection_input(im) for im in images])
 
-        Images are grouped by shape because MTCNN batches only equal-sized images.
-        """
-        prepared = [self._detection_input(im) for im in images]
-        results: list = [[] for _ in images]
+    def _detect_all(self, prepared: Sequence[tuple[np.ndarray, float, int]]
+                    ) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+        # Images are grouped by shape because MTCNN batches only equal-sized images.
+        results: list = [[] for _ in prepared]
         groups: dict[tuple, list[int]] = {}
         for i, (im, _, _) in enumerate(prepared):
             groups.setdefault(im.shape, []).append(i)
@@ -156,10 +165,16 @@ class FaceAligner:
                         results[i].append((box, float(p[k]), lm))
         return results
 
+    def _source(self, rec: SourceRecord) -> np.ndarray:
+        """The record's pixels as detection sees them: decoded, cropped to the dataset's box."""
+        img = rec.load()
+        return crop_box(img, rec.box, self.cfg.box_margin) if rec.box is not None else img
+
     def align_batch(self, records: Sequence[SourceRecord]) -> list[Aligned]:
         cfg = self.cfg
         out: list[Aligned] = []
-        to_detect: list[tuple[int, np.ndarray]] = []
+        # (index in out, record, detection input, the original when it is small enough to hold)
+        to_detect: list[tuple[int, SourceRecord, tuple[np.ndarray, float, int], np.ndarray | None]] = []
         for rec in records:
             a = Aligned(rec.image_id)
             out.append(a)
@@ -167,26 +182,38 @@ class FaceAligner:
                 img = rec.load()
                 if rec.landmarks is not None and cfg.dataset_landmarks:
                     pts = np.asarray(rec.landmarks, dtype=np.float64)
-                    a.image, moved = warp_to_template(img, pts, cfg.size, cfg.zoom)
-                    a.method, a.landmarks = "dataset_landmarks", tuple(pts.ravel().tolist())
-                    a.aligned_landmarks = tuple(np.asarray(moved).ravel().tolist())
-                    continue
+                    try:
+                        a.image, moved = warp_to_template(img, pts, cfg.size, cfg.zoom)
+                    except ValueError as e:  # degenerate dataset landmarks: let MTCNN try instead
+                        print(f"{rec.image_id}: {e}; falling back to MTCNN")
+                    else:
+                        a.method, a.landmarks = "dataset_landmarks", tuple(pts.ravel().tolist())
+                        a.aligned_landmarks = tuple(np.asarray(moved).ravel().tolist())
+                        continue
                 if rec.box is not None:
                     img = crop_box(img, rec.box, cfg.box_margin)
             except ImageRejected as e:
                 a.reason, a.detail = e.reason, e.detail
                 continue
-            except ValueError as e:  # degenerate dataset landmarks: let MTCNN try instead
-                print(f"{rec.image_id}: {e}; falling back to MTCNN")
             if rec.aligned and cfg.skip_prealigned:
                 a.image = center_crop(img, cfg.size)
                 a.method = "prealigned"
                 a.aligned_landmarks = tuple(template(cfg.size, cfg.zoom).ravel().tolist())
                 continue
-            to_detect.append((len(out) - 1, img))
-        found = self.detect([img for _, img in to_detect])
-        for (k, img), det in zip(to_detect, found):
+            prepared = self._detection_input(img)
+            to_detect.append((len(out) - 1, rec, prepared, img if prepared[1] >= 1.0 else None))
+            del img  # a large original is not held by the batch
+        found = [f[0] if f else None for f in self._detect_all([prepared for _, _, prepared, _ in to_detect])]
+        for (k, rec, _, img), det in zip(to_detect, found):
             a = out[k]
+            if det is None and cfg.no_face == "exclude":
+                a.reason, a.detail = NO_FACE, "MTCNN found no face"
+                continue
+            try:
+                img = self._source(rec) if img is None else img  # again: the batch kept a reduced copy
+            except ImageRejected as e:
+                a.reason, a.detail = e.reason, e.detail
+                continue
             if det is not None:
                 box, score, lm = det
                 try:

@@ -2,7 +2,8 @@
 
 Readable-but-odd images (grayscale, palette, RGBA, 16-bit, CMYK, EXIF-rotated) are converted and kept;
 files that are missing, unreadable, truncated, or blank are rejected with a reason that the alignment
-stage records in the QC table.
+stage records in the QC table, and so are images whose header announces more than ``MAX_PIXELS``
+pixels (a decompression bomb, or a photo far larger than a face needs), before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ UNREADABLE = "unreadable_image"
 TRUNCATED = "truncated_image"
 BLANK = "blank_image"
 BAD_PIXELS = "wrong_pixel_count"  # a pixel string (FER2013) that is not a side x side grey image
+TOO_MANY_PIXELS = "too_many_pixels"  # the header announces more than MAX_PIXELS pixels
+
+# 64 megapixels (8000 x 8000): a decoded RGB copy is at most 192 MB. Below Pillow's own limit
+# (``Image.MAX_IMAGE_PIXELS``, which only warns up to twice its value), so it always applies first.
+MAX_PIXELS = 64_000_000
 
 # A face image whose pixels barely vary carries no expression (all-black frames, solid fills).
 _BLANK_STD = 2.0
@@ -31,8 +37,8 @@ class ImageRejected(Exception):
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:
-    """Any PIL mode -> HxWx3 uint8, EXIF orientation applied."""
-    img = ImageOps.exif_transpose(img)
+    """Any PIL mode -> HxWx3 uint8, EXIF orientation applied (``img`` itself is rotated in place)."""
+    ImageOps.exif_transpose(img, in_place=True)  # no copy when there is nothing to turn
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16/32-bit grayscale: rescale to 8 bits instead of clipping at 255.
         arr = np.asarray(img, dtype=np.float64)
@@ -48,12 +54,37 @@ def to_rgb(img: Image.Image) -> np.ndarray:
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (0, 0, 0, 255))
         img = Image.alpha_composite(background, img)
-    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    return _rgb_array(img if img.mode == "RGB" else img.convert("RGB"))
+
+
+def _rgb_array(img: Image.Image, band_bytes: int = 1 << 22) -> np.ndarray:
+    """An RGB image's pixels, copied a band of rows at a time: ``np.asarray(img)`` goes through
+    ``tobytes``, which holds the pixels twice more while it joins them (a 6000x6000 photo: +216 MB)."""
+    w, h = img.size
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(1, band_bytes // max(1, 3 * w))
+    for top in range(0, h, rows):
+        out[top : top + rows] = np.asarray(img.crop((0, top, w, min(h, top + rows))))
+    return out
+
+
+def pixel_std(arr: np.ndarray, band_values: int = 1 << 20) -> float:
+    """Standard deviation of all values, a band of rows at a time: ``arr.std()`` makes a float64 copy
+    (864 MB for a 6000x6000 RGB photo)."""
+    total, squares = 0, 0
+    rows = max(1, band_values * arr.shape[0] // arr.size)
+    for start in range(0, arr.shape[0], rows):
+        band = arr[start : start + rows].astype(np.int64)
+        total += int(band.sum())
+        squares += int((band * band).sum())
+    mean = total / arr.size
+    return max(squares / arr.size - mean * mean, 0.0) ** 0.5
 
 
 def check_not_blank(arr: np.ndarray, name: str = "") -> np.ndarray:
-    if arr.size == 0 or float(arr.std()) < _BLANK_STD:
-        raise ImageRejected(BLANK, f"{name} has no contrast (std {arr.std() if arr.size else 0:.2f})")
+    std = pixel_std(arr) if arr.size else 0.0
+    if std < _BLANK_STD:
+        raise ImageRejected(BLANK, f"{name} has no contrast (std {std:.2f})")
     return arr
 
 
@@ -80,6 +111,12 @@ def parse_pixels(text: str, side: int) -> np.ndarray:
     return arr.astype(np.uint8).reshape(side, side)
 
 
+def _check_pixels(img: Image.Image, path: Path) -> None:
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        raise ImageRejected(TOO_MANY_PIXELS, f"{path}: {w}x{h} = {w * h} pixels > {MAX_PIXELS} (not decoded)")
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) as ``load_rgb`` will return it (EXIF rotation applied), from the header only."""
     path = Path(path)
@@ -87,9 +124,12 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise ImageRejected(MISSING_FILE, str(path))
     try:
         with Image.open(path) as img:
+            _check_pixels(img, path)
             w, h = img.size
             # orientations 5..8 swap the axes; reading the tag does not decode pixels
             rotated = img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+    except Image.DecompressionBombError as e:
+        raise ImageRejected(TOO_MANY_PIXELS, f"{path}: {e}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ImageRejected(UNREADABLE, f"{path}: {e}") from None
     return (h, w) if rotated else (w, h)
@@ -102,8 +142,11 @@ def load_rgb(path: str | Path) -> np.ndarray:
         raise ImageRejected(MISSING_FILE, str(path))
     try:
         with Image.open(path) as img:
+            _check_pixels(img, path)  # from the header, before decoding
             img.load()
             arr = to_rgb(img)
+    except Image.DecompressionBombError as e:  # Pillow's own check, at open
+        raise ImageRejected(TOO_MANY_PIXELS, f"{path}: {e}") from None
     except UnidentifiedImageError as e:
         raise ImageRejected(UNREADABLE, f"{path}: {e}") from None
     except OSError as e:

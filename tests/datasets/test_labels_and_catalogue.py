@@ -80,3 +80,16 @@ def test_every_catalogued_format_is_documented_in_resources_readme():
         assert f"resources/raw/{folder}/" in text, name
     for fmt in ("folder", "csv", "pattern"):
         assert f"format: {fmt}" in text, fmt
+
+
+def test_every_exclusion_reason_is_explained_in_resources_readme():
+    from ferbench import align, images
+    from ferbench.datasets import common
+
+    text = (REPO / "resources" / "README.md").read_text()
+    reasons = {v for k, v in vars(common).items() if k.isupper() and isinstance(v, str)}
+    reasons |= {images.MISSING_FILE, images.UNREADABLE, images.TRUNCATED, images.BLANK, images.BAD_PIXELS,
+                images.TOO_MANY_PIXELS, align.NO_FACE, align.EMPTY_BOX}
+    assert len(reasons) >= 26
+    undocumented = sorted(r for r in reasons if f"| `{r}` |" not in text)
+    assert undocumented == []

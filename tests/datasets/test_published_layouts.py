@@ -106,7 +106,10 @@ def test_ckplus_original_last_frames_subjects_and_neutral_first_frame(ckplus_ori
                    "S011_001_00000001", "S011_001_00000002"]
     assert {r.subject for r in result.records} == {"S005", "S010", "S011"}
     assert [r.label for r in result.records][::3] == ["disgust", "happy", "surprise"]
-    assert [(e.image_id, e.reason) for e in result.excluded] == [("S012_003", "missing_file")]
+    # every frame on disk is a source row: the unselected ones and the unlabelled sequence's are recorded
+    assert reasons(result) == {"frame_not_selected": 3 + 4, "unlabelled_sequence": 5, "missing_file": 1}
+    assert [e.image_id for e in result.excluded if e.reason == "missing_file"] == ["S012_003"]
+    assert result.n_source_rows == 6 + 5 + 7 + 2 + 1
     assert "neutral" not in result.classes
 
     with_neutral = get_adapter("ckplus").read(ckplus_original, {"last_frames": 3, "neutral_first_frame": True})

@@ -6,7 +6,8 @@ from snakemake.utils import validate
 
 import ferbench.config as fc
 from ferbench import layout
-from ferbench.datasets import MissingRawData, check_raw_files, get_adapter
+from ferbench.config_check import ConfigError, check_config
+from ferbench.datasets import MissingRawData, check_raw_files, get_adapter, with_defaults
 from ferbench.download import label_files, placed_by_user
 from ferbench.face_regions import VARIANTS
 from ferbench.grid import Grid
@@ -14,6 +15,11 @@ from ferbench.manifest import code_versions_of_folds
 from ferbench.schemas import read_split_meta
 from ferbench.splits import COUNT_DEPENDENT
 
+try:  # every problem at once; an unknown key with the keys allowed in its place
+    check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as e:
+    raise WorkflowError(str(e)) from None
+# Snakemake's own validation, for the schema's defaults
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = layout.RESULTS
@@ -54,11 +60,13 @@ def _check_selection():
     """Fail at parse time, in plain words, on anything the DAG cannot be built from."""
     try:
         for d in GRID.label_datasets:
-            get_adapter(fc.dataset_entry(config, d)["format"])
+            entry = fc.dataset_entry(config, d)
+            get_adapter(entry["format"])
+            with_defaults(entry["format"], entry.get("options") or {}, dataset=d)
         for m in GRID.models:
             fc.recipe(config, m)
             fc.pretrained_file(config, m)
-    except KeyError as e:
+    except (KeyError, ValueError) as e:
         raise WorkflowError(e.args[0]) from None
 
 

@@ -22,10 +22,10 @@ from typing import Any
 from .. import labels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
 from .common import (
-    LABEL_NOT_IN_VOCABULARY, MISSING_FILE, NOT_AN_EXPRESSION, Ledger, image_loader, parse_float, parse_int,
+    LABEL_NOT_IN_VOCABULARY, NOT_AN_EXPRESSION, Ledger, image_loader, option_path, parse_float, parse_int,
     read_csv_table,
 )
-from .registry import register_adapter
+from .registry import register_adapter, with_defaults
 
 COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
            "expression", "valence", "arousal")
@@ -58,40 +58,46 @@ class AffectnetAdapter:
     obtain = ("request AffectNet from its owners: http://mohammadmahoor.com/affectnet/ (academic licence "
               "agreement; research use only)")
 
+    options = {"n_classes": 8, "train_file": TRAIN_FILE, "test_file": TEST_FILE, "images_dir": IMAGES_DIR}
+
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        return [options.get("train_file", TRAIN_FILE), options.get("test_file", TEST_FILE),
-                f"{options.get('images_dir', IMAGES_DIR)}/*/*"]
+        opt = with_defaults(self.name, options)
+        return [option_path(opt["train_file"], "train_file"), option_path(opt["test_file"], "test_file"),
+                f"{option_path(opt['images_dir'], 'images_dir')}/*/*"]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
+        opt = with_defaults(self.name, options)
         raw_dir = Path(raw_dir)
-        n_classes = int(options.get("n_classes", 8))
+        n_classes = int(opt["n_classes"])
         if n_classes not in (7, 8):
             raise ValueError(f"affectnet: options.n_classes must be 7 or 8, got {n_classes}")
         classes = labels.DATASET_CLASSES[f"affectnet{n_classes}"]
-        images_dir = raw_dir / options.get("images_dir", IMAGES_DIR)
-        ledger = Ledger()
-        lists = (("train", options.get("train_file", TRAIN_FILE)), ("test", options.get("test_file", TEST_FILE)))
-        for split, name in lists:
+        images_dir = raw_dir / option_path(opt["images_dir"], "images_dir")
+        ledger = Ledger(raw_dir)
+        for split, key in (("train", "train_file"), ("test", "test_file")):
+            name = option_path(opt[key], key)
             path = raw_dir / name
             # validation.csv is distributed with and without a header row; the columns are the same
-            for lineno, row in read_csv_table(path, COLUMNS, header=COLUMNS):
-                rel, source = row["subDirectory_filePath"].strip(), f"{name}:{lineno}"
-                rid = Path(rel).with_suffix("").as_posix()
+            for lineno, row in ledger.rows(read_csv_table(path, COLUMNS, header=COLUMNS)):
+                ref = ledger.locate(images_dir, row["subDirectory_filePath"].strip())
+                source = f"{name}:{lineno}"
                 code = parse_int(path, lineno, row["expression"], "expression")
+                if ledger.refuse(ref, ref.stem_id, source, must_exist=False):
+                    continue
                 if code in NON_EXPRESSIONS:
-                    ledger.exclude(rid, source, NOT_AN_EXPRESSION, f"code {code} ({NON_EXPRESSIONS[code]})")
+                    ledger.exclude(ref.stem_id, source, NOT_AN_EXPRESSION,
+                                   f"code {code} ({NON_EXPRESSIONS[code]})", ref)
                     continue
                 label = labels.code_to_class("affectnet8", code)
                 if label not in classes:
-                    ledger.exclude(rid, source, LABEL_NOT_IN_VOCABULARY, f"code {code} not in AffectNet-{n_classes}")
+                    ledger.exclude(ref.stem_id, source, LABEL_NOT_IN_VOCABULARY,
+                                   f"code {code} not in AffectNet-{n_classes}", ref)
                     continue
-                image = images_dir / rel
-                if not image.is_file():
-                    ledger.exclude(rid, source, MISSING_FILE, image.relative_to(raw_dir).as_posix())
+                if ledger.refuse(ref, ref.stem_id, source):
                     continue
                 x, y, w, h = (parse_float(path, lineno, row[c], c)
                               for c in ("face_x", "face_y", "face_width", "face_height"))
-                ledger.keep(SourceRecord(rid, label, image_loader(image), source, split=split,
+                ledger.keep(SourceRecord(ref.stem_id, label, image_loader(ref.path), source, split=split,
                                          box=(x, y, x + w, y + h),
-                                         landmarks=five_points(path, lineno, row["facial_landmarks"])))
+                                         landmarks=five_points(path, lineno, row["facial_landmarks"])), ref)
         return ledger.result(classes)

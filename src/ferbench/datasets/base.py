@@ -2,7 +2,9 @@
 
 An adapter turns the files a dataset's owners distribute (under ``resources/raw/{dataset}/``) into
 ``SourceRecord`` rows plus ``Exclusion`` rows. It never drops a row silently: every row of the raw label
-source ends up in exactly one of the two lists, so ``len(records) + len(excluded) == n_source_rows``.
+source ends up in exactly one of the two lists, so ``len(records) + len(excluded) == n_source_rows``,
+where ``n_source_rows`` is counted as the source is read (``common.Ledger.rows``), not derived from the
+two lists.
 
 Images are not decoded by the adapter; each record carries a ``load`` callable that returns the image
 (``ferbench.images`` validates it), so the alignment stage can decode lazily and record unreadable files
@@ -16,10 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-# Official split names used in label tables; ``None`` when the dataset has no official split.
-SPLITS = ("train", "val", "test")
-
 
 class MissingRawData(FileNotFoundError):
     """Raised when a dataset's original files are not where the adapter expects them."""
@@ -81,7 +79,7 @@ class AdapterResult:
     records: list[SourceRecord]
     excluded: list[Exclusion]
     classes: tuple[str, ...]  # the vocabulary ``label`` values come from, in the dataset's own order
-    n_source_rows: int  # rows in the raw label source; must equal kept + excluded
+    n_source_rows: int  # rows read from the raw label source (counted independently); = kept + excluded
 
     def __post_init__(self) -> None:
         kept, dropped = len(self.records), len(self.excluded)

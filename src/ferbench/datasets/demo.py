@@ -20,7 +20,7 @@ from skimage import data as skdata
 from skimage.transform import AffineTransform, PiecewiseAffineTransform, warp
 from threadpoolctl import threadpool_limits
 
-from ..io import write_with, write_json
+from ..io import write_with
 
 CLASSES = ("neutral", "happy", "sad", "surprise", "angry")
 
@@ -147,7 +147,11 @@ def _one_blas_thread() -> None:
 
 
 def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: int = 160, workers: int = 1) -> dict:
-    """Write ``{class}/{class}_{k:04d}.png`` under ``out_dir``; returns a manifest (also saved)."""
+    """Write ``{class}/{class}_{k:04d}.png`` under ``out_dir``; returns a manifest.
+
+    Nothing else is written there: in the folder layout every other file would be a source row of its
+    own (``not_in_a_class_folder``). The download stage saves the manifest beside the results.
+    """
     out_dir = Path(out_dir)
     jobs = [(out_dir, label, k, seed, size) for label in CLASSES for k in range(n_per_class)]
     if workers > 1:
@@ -158,5 +162,4 @@ def synthesize(out_dir: str | Path, n_per_class: int = 60, seed: int = 0, size: 
             _render_to(*job)
     manifest = {"source": "skimage.data.astronaut() (NASA, public domain)", "seed": seed, "size": size,
                 "classes": list(CLASSES), "counts": {c: n_per_class for c in CLASSES}}
-    write_json(out_dir / "manifest.json", manifest)
     return manifest

@@ -23,9 +23,9 @@ from .. import labels
 from ..images import ImageRejected, parse_pixels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
 from .common import (
-    LABEL_NOT_IN_VOCABULARY, WRONG_PIXEL_COUNT, Ledger, array_loader, parse_int, read_csv_table,
+    LABEL_NOT_IN_VOCABULARY, WRONG_PIXEL_COUNT, Ledger, array_loader, option_path, parse_int, read_csv_table,
 )
-from .registry import register_adapter
+from .registry import register_adapter, with_defaults
 
 SIDE = 48
 USAGE_SPLITS = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -68,19 +68,21 @@ class Fer2013Adapter:
     obtain = ("Kaggle: https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-"
               "recognition-challenge/data (fer2013.tar.gz -> fer2013.csv, or icml_face_data.csv)")
 
+    options = {"file": "fer2013.csv", "usage_splits": USAGE_SPLITS}
+
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        return [options.get("file", "fer2013.csv")]
+        return [option_path(with_defaults(self.name, options)["file"], "file")]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
-        name = options.get("file", "fer2013.csv")
+        opt = with_defaults(self.name, options)
+        name = option_path(opt["file"], "file")
         path = Path(raw_dir) / name
-        splits = options.get("usage_splits") or USAGE_SPLITS
-        ledger = Ledger()
-        for row in read_pixel_rows(path):
+        ledger = Ledger(raw_dir)
+        for row in ledger.rows(read_pixel_rows(path)):
             source, rid = f"{name}:{row.lineno}", image_id(row.index)
             code = parse_int(path, row.lineno, row.emotion, "emotion")
             label = labels.code_to_class("fer2013", code)
-            split = usage_split(path, row.lineno, row.usage, splits)
+            split = usage_split(path, row.lineno, row.usage, opt["usage_splits"])
             if label is None:
                 ledger.exclude(rid, source, LABEL_NOT_IN_VOCABULARY, f"emotion {code} outside 0..6")
             elif row.pixels is None:

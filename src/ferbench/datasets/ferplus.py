@@ -13,7 +13,8 @@ Label modes (``options.mode``), following the FERPlus paper:
   - ``soft``: the vote distribution over the 8 emotions as ``soft_label``; the hard label is its
     first maximum in FERPlus order (ties kept: the distribution is the training target).
 In every mode a row with no image name (not a face) is excluded (``empty_image_name``), and so is a row
-whose votes go mainly to ``unknown``/``NF`` (more than half of all votes, or no votes at all).
+whose votes go mainly to ``unknown``/``NF`` (more than half of all votes, or no votes at all). With
+``pixels: png``, an image name that leaves the raw folder is ``path_outside_dataset`` (never opened).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import numpy as np
 from .. import labels
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
 from .common import (
-    EMPTY_NAME, MISSING_FILE, NO_MAJORITY, NO_PIXEL_ROW, TIED_VOTES, VOTES_UNKNOWN, WRONG_PIXEL_COUNT, Ledger,
-    array_loader, image_loader, parse_int, read_csv_table, relative,
+    EMPTY_NAME, NO_MAJORITY, NO_PIXEL_ROW, TIED_VOTES, VOTES_UNKNOWN, WRONG_PIXEL_COUNT, FileRef, Ledger,
+    array_loader, image_loader, option_path, parse_int, read_csv_table,
 )
 from .fer2013 import USAGE_SPLITS, PixelRow, read_pixel_rows, usage_split
-from .registry import register_adapter
+from .registry import register_adapter, with_defaults
 
 VOTE_FILE = "fer2013new.csv"
 EMOTION_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -59,18 +60,18 @@ class FerplusAdapter:
     obtain = ("votes: https://github.com/microsoft/FERPlus (fer2013new.csv, MIT); pixels: the FER2013 "
               "fer2013.csv from Kaggle (see the fer2013 entry)")
 
+    options = {"mode": "majority", "pixels": "csv", "pixel_file": "fer2013.csv", "usage_splits": USAGE_SPLITS}
+
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        if options.get("pixels", "csv") == "png":
+        opt = with_defaults(self.name, options)
+        if opt["pixels"] == "png":
             return [VOTE_FILE, *(f"{d}/*.png" for d in PNG_DIRS.values())]
-        return [VOTE_FILE, options.get("pixel_file", "fer2013.csv")]
+        return [VOTE_FILE, option_path(opt["pixel_file"], "pixel_file")]
 
     @staticmethod
-    def _image(raw_dir: Path, vote_path: Path, lineno: int, index: int, name: str, usage: str,
-               pixel_rows: list[PixelRow], use_png: bool) -> tuple[Callable[[], np.ndarray] | None, tuple[str, str]]:
-        """The row's image loader, or None and the (reason, detail) why it has no image."""
-        if use_png:
-            path = raw_dir / PNG_DIRS[usage] / name
-            return (image_loader(path) if path.is_file() else None), (MISSING_FILE, relative(path, raw_dir))
+    def _pixels(vote_path: Path, lineno: int, index: int, usage: str, pixel_rows: list[PixelRow]
+                ) -> tuple[Callable[[], np.ndarray] | None, tuple[str, str]]:
+        """The row's loader from the joined FER2013 csv, or None and the (reason, detail) why it has none."""
         if index >= len(pixel_rows):
             return None, (NO_PIXEL_ROW, f"the pixel file has {len(pixel_rows)} rows")
         pix = pixel_rows[index]
@@ -82,21 +83,21 @@ class FerplusAdapter:
         return array_loader(pix.pixels, f"{VOTE_FILE}:{lineno}"), ("", "")
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
+        opt = with_defaults(self.name, options)
         raw_dir = Path(raw_dir)
-        mode = options.get("mode", "majority")
+        mode = opt["mode"]
         if mode not in MODES:
             raise ValueError(f"ferplus: options.mode must be one of {MODES}, got {mode!r}")
-        use_png = options.get("pixels", "csv") == "png"
-        splits = options.get("usage_splits") or USAGE_SPLITS
+        use_png = opt["pixels"] == "png"
+        splits = opt["usage_splits"]
         pixel_rows: list[PixelRow] = []
         if not use_png:
-            pixel_file = raw_dir / options.get("pixel_file", "fer2013.csv")
-            pixel_rows = list(read_pixel_rows(pixel_file))
+            pixel_rows = list(read_pixel_rows(raw_dir / option_path(opt["pixel_file"], "pixel_file")))
         vote_path = raw_dir / VOTE_FILE
         classes = labels.DATASET_CLASSES["ferplus"]
-        ledger = Ledger()
+        ledger = Ledger(raw_dir)
         rows = read_csv_table(vote_path, ["Usage", "Image name", *EMOTION_COLUMNS, *NOISE_COLUMNS])
-        for index, (lineno, row) in enumerate(rows):
+        for index, (lineno, row) in enumerate(ledger.rows(rows)):
             source, name, usage = f"{VOTE_FILE}:{lineno}", row["Image name"].strip(), row["Usage"].strip()
             rid = Path(name).stem if name else f"fer{index:07d}"
             split = usage_split(vote_path, lineno, usage, splits)
@@ -105,14 +106,22 @@ class FerplusAdapter:
             if not name:
                 ledger.exclude(rid, source, EMPTY_NAME, "FERPlus marks this FER2013 row as not a face")
                 continue
-            load, problem = self._image(raw_dir, vote_path, lineno, index, name, usage, pixel_rows, use_png)
-            if load is None:
-                ledger.exclude(rid, source, *problem)
-                continue
+            ref: FileRef | None = None
+            if use_png:
+                ref = ledger.locate(raw_dir / PNG_DIRS[usage], name)
+                rid = ref.stem_id
+                if ledger.refuse(ref, rid, source):
+                    continue
+                load = image_loader(ref.path)
+            else:
+                load, problem = self._pixels(vote_path, lineno, index, usage, pixel_rows)
+                if load is None:
+                    ledger.exclude(rid, source, *problem)
+                    continue
             top, reason, detail = vote_label(votes, noise, mode)
             if top is None:
-                ledger.exclude(rid, source, reason, detail)
+                ledger.exclude(rid, source, reason, detail, ref)
                 continue
             soft = tuple((votes / votes.sum()).tolist()) if mode == "soft" else None
-            ledger.keep(SourceRecord(rid, classes[top], load, source, split=split, soft_label=soft))
+            ledger.keep(SourceRecord(rid, classes[top], load, source, split=split, soft_label=soft), ref)
         return ledger.result(classes)

@@ -5,12 +5,17 @@ Layouts::
     {raw}/{class}/{file}                      options: {}
     {raw}/{split}/{class}/{file}              options: {splits: {train: Train, test: Val}}
 
-A split mapped to null (``{test: null}``) is not read.
+A split mapped to null (``{test: null}``) is not read, nor is any folder the splits do not name.
 
-Every file under a class folder is a source row; the image itself is validated when aligned.
+Every file under a folder it reads (the raw folder, or each split folder) is a source row: a file in
+a class folder (at any depth) is labelled by that folder, and the image itself is validated when
+aligned; a file directly in the read folder is ``not_in_a_class_folder``; hidden files (``.DS_Store``,
+``._x.png``, anything in a dot-folder) are ``hidden_file``; links that leave the raw folder are
+``path_outside_dataset``; links to folders are not followed (``not_a_file``). Ids are the paths
+relative to the raw folder without extension (``happy/a``; ``train/happy/a`` with splits).
 Options:
   - ``classes``: fixes the vocabulary and its order; a folder outside it is excluded with reason
-    ``label_not_in_vocabulary``. Without it, the sorted folder names are the classes.
+    ``label_not_in_vocabulary``. Without it, the sorted names of folders with images are the classes.
   - ``canonical: true``: folder names are translated to canonical expression names (``Angry`` ->
     ``angry``, ``sadness`` -> ``sad``); a folder that is no known expression is excluded.
   - ``subject_regex``: a regular expression over the file stem whose first group is the subject.
@@ -26,60 +31,49 @@ from typing import Any
 
 from .. import labels
 from .base import AdapterResult, SourceRecord
-from .common import (
-    IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, NAME_NOT_MATCHED, NOT_AN_IMAGE_FILE, Ledger, image_loader,
-)
-from .registry import register_adapter
+from .common import NAME_NOT_MATCHED, Ledger, Vocabulary, image_loader, option_path, scan, walk
+from .registry import register_adapter, with_defaults
 
-
-def _is_image_candidate(p: Path) -> bool:
-    return p.is_file() and not p.name.startswith(".")
+OPTIONS = {"splits": None, "classes": None, "canonical": False, "subject_regex": None, "aligned": False}
 
 
 def read_class_folders(raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
     """The folder layout's reader, shared by the adapters whose distribution is such a layout."""
     raw_dir = Path(raw_dir)
+    opt = {**OPTIONS, **options}
     # a split mapped to null is left out: merged configs cannot delete a key, only override it
-    splits = {k: v for k, v in (options.get("splits") or {None: "."}).items() if v}
-    fixed = tuple(options.get("classes") or ())
-    canonical = bool(options.get("canonical", False))
-    subject_re = re.compile(options["subject_regex"]) if options.get("subject_regex") else None
-    ledger = Ledger()
-    found: set[str] = set()
+    splits = {k: option_path(v, f"splits.{k}") for k, v in (opt["splits"] or {None: "."}).items() if v}
+    vocabulary = Vocabulary(opt["classes"], translate=labels.canonical_name if opt["canonical"] else None)
+    subject_re = re.compile(opt["subject_regex"]) if opt["subject_regex"] else None
+    ledger = Ledger(raw_dir)
     for split, sub in splits.items():
         root = raw_dir / sub
         if not root.is_dir():
             raise FileNotFoundError(f"split folder {root} (options.splits.{split}) does not exist")
-        for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            label = labels.canonical_name(class_dir.name) if canonical else class_dir.name
-            if label is not None:
-                found.add(label)
-            for f in sorted(filter(_is_image_candidate, class_dir.rglob("*"))):
-                rel = f.relative_to(raw_dir).as_posix()
-                image_id = Path(rel).with_suffix("").as_posix()
-                subject = None
-                if subject_re is not None and (m := subject_re.search(f.stem)):
-                    subject = m.group(1)
-                if f.suffix.lower() not in IMAGE_SUFFIXES:
-                    ledger.exclude(image_id, rel, NOT_AN_IMAGE_FILE, f.suffix)
-                elif label is None or (fixed and label not in fixed):
-                    ledger.exclude(image_id, rel, LABEL_NOT_IN_VOCABULARY, class_dir.name)
-                elif subject_re is not None and subject is None:
-                    ledger.exclude(image_id, rel, NAME_NOT_MATCHED, f"{f.stem!r} !~ {subject_re.pattern!r}")
-                else:
-                    ledger.keep(SourceRecord(image_id, label, image_loader(f), rel, split=split, subject=subject,
-                                             aligned=bool(options.get("aligned", False))))
-    return ledger.result(fixed or tuple(sorted(found)))
+        for ref, parts in scan(ledger, root, walk(root), min_parts=2):
+            label = vocabulary.label(parts[0])
+            stem = Path(parts[-1]).stem
+            subject = m.group(1) if subject_re is not None and (m := subject_re.search(stem)) else None
+            if label is None:
+                ledger.exclude(ref.stem_id, ref.name, *vocabulary.refusal(parts[0]), ref)
+            elif subject_re is not None and subject is None:
+                ledger.exclude(ref.stem_id, ref.name, NAME_NOT_MATCHED, f"{stem!r} !~ {subject_re.pattern!r}",
+                               ref)
+            else:
+                ledger.keep(SourceRecord(ref.stem_id, label, image_loader(ref.path), ref.name, split=split,
+                                         subject=subject, aligned=bool(opt["aligned"])), ref)
+    return ledger.result(vocabulary.classes)
 
 
 @register_adapter
 class FolderAdapter:
     name = "folder"
     obtain = "your own images, one subfolder per class (see resources/README.md, 'Your own dataset')"
+    options = OPTIONS
 
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        splits = options.get("splits") or {}
+        splits = with_defaults(self.name, options)["splits"] or {}
         return [f"{d}/*/*" for d in splits.values() if d] if splits else ["*/*"]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
-        return read_class_folders(raw_dir, options)
+        return read_class_folders(raw_dir, with_defaults(self.name, options))

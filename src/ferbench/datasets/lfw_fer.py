@@ -22,7 +22,7 @@ from typing import Any
 from .. import labels
 from .base import AdapterResult
 from .folder import read_class_folders
-from .registry import register_adapter
+from .registry import register_adapter, with_defaults
 
 VARIANTS = ("LFW-FER", "M-LFW-FER", "M-LFW-FER-face-cut")
 SUBJECT_REGEX = r"^(.+)_\d{4}$"
@@ -33,9 +33,10 @@ class LfwFerAdapter:
     name = "lfw_fer"
     obtain = ("https://github.com/amrta-coder/LFW-emotion-dataset (Google Drive archive; academic and "
               "non-commercial use only)")
+    options = {"variant": "LFW-FER"}
 
     def _variant(self, options: Mapping[str, Any]) -> str:
-        variant = options.get("variant", "LFW-FER")
+        variant = with_defaults(self.name, options)["variant"]
         if variant not in VARIANTS:
             raise ValueError(f"lfw_fer: options.variant must be one of {VARIANTS}, got {variant!r}")
         return variant

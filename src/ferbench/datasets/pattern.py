@@ -5,11 +5,14 @@ Options::
     regex: '^(?P<subject>S\\d+)_\\d+_(?P<label>[a-z]+)'   named groups: label (required), subject, split
     glob: '**/*'                 which files under the raw folder are source rows
     classes: [...]               optional: the vocabulary and its order; other labels are excluded
-    class_names: {}              optional: captured label -> class name (e.g. {AN: angry, HA: happy})
+    class_names: {}              optional: captured label -> class name (e.g. {AN: angry, HA: happy});
+                                 when given, a captured value that is not one of its keys is excluded
     split_values: {}             optional: captured split -> train/val/test
 
-The regex is matched (``re.search``) against the path relative to the raw folder, so folder names can
-be captured too. A file it does not match is excluded (``name_does_not_match_pattern``).
+Every file the glob matches is a source row (folders it matches are not). The regex is matched
+(``re.search``) against the path relative to the raw folder, so folder names can be captured too. A
+file it does not match is excluded (``name_does_not_match_pattern``), as are hidden files, files that
+are not images and links that leave the raw folder. Files the glob does not match are not read.
 """
 
 from __future__ import annotations
@@ -20,54 +23,49 @@ from pathlib import Path
 from typing import Any
 
 from .base import AdapterResult, MalformedLabelFile, SourceRecord
-from .common import (
-    IMAGE_SUFFIXES, LABEL_NOT_IN_VOCABULARY, NAME_NOT_MATCHED, NOT_AN_IMAGE_FILE, Ledger, image_loader,
-)
-from .registry import register_adapter
+from .common import NAME_NOT_MATCHED, Ledger, Vocabulary, image_loader, option_path, scan
+from .registry import register_adapter, with_defaults
 
 
 @register_adapter
 class PatternAdapter:
     name = "pattern"
     obtain = "your own images, label encoded in the file name (see resources/README.md, 'Your own dataset')"
+    options = {"regex": None, "glob": "**/*", "classes": None, "class_names": None, "split_values": {}}
 
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        return [options.get("glob", "**/*")]
+        return [with_defaults(self.name, options)["glob"]]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
+        opt = with_defaults(self.name, options)
         raw_dir = Path(raw_dir)
-        if "regex" not in options:
+        if opt["regex"] is None:
             raise ValueError("pattern: options.regex is required")
-        regex = re.compile(options["regex"])
+        regex = re.compile(opt["regex"])
         if "label" not in regex.groupindex:
             raise ValueError(f"pattern: options.regex {regex.pattern!r} has no (?P<label>...) group")
-        class_names: Mapping[str, str] = options.get("class_names") or {}
-        split_values: Mapping[str, str] = options.get("split_values") or {}
-        fixed = tuple(options.get("classes") or ())
-        ledger = Ledger()
-        found: dict[str, None] = {}
-        files = (p for p in raw_dir.glob(options.get("glob", "**/*")) if p.is_file() and not p.name.startswith("."))
-        for f in sorted(files):
-            rel = f.relative_to(raw_dir).as_posix()
-            rid = Path(rel).with_suffix("").as_posix()
-            m = regex.search(rel)
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                ledger.exclude(rid, rel, NOT_AN_IMAGE_FILE, f.suffix)
-                continue
+        vocabulary = Vocabulary(opt["classes"], opt["class_names"])
+        split_values: Mapping[str, str] = opt["split_values"]
+        pattern = option_path(opt["glob"], "glob")
+        matched = sorted((p for p in raw_dir.glob(pattern) if p.is_symlink() or not p.is_dir()),
+                         key=lambda p: p.relative_to(raw_dir).parts)
+        ledger = Ledger(raw_dir)
+        for ref, _ in scan(ledger, raw_dir, matched):
+            m = regex.search(ref.name)
             if m is None:
-                ledger.exclude(rid, rel, NAME_NOT_MATCHED, regex.pattern)
+                ledger.exclude(ref.stem_id, ref.name, NAME_NOT_MATCHED, regex.pattern, ref)
                 continue
             groups = m.groupdict()
-            label = class_names.get(groups["label"], groups["label"])
             split = groups.get("split")
             if split is not None:
                 split = split_values.get(split, split)
                 if split not in ("train", "val", "test"):
-                    raise MalformedLabelFile(
-                        f, None, f"split {groups['split']!r} is not train/val/test (set options.split_values)")
-            if fixed and label not in fixed:
-                ledger.exclude(rid, rel, LABEL_NOT_IN_VOCABULARY, repr(groups["label"]))
+                    raise MalformedLabelFile(ref.path, None, f"split {groups['split']!r} is not "
+                                             "train/val/test (set options.split_values)")
+            label = vocabulary.label(groups["label"])
+            if label is None:
+                ledger.exclude(ref.stem_id, ref.name, *vocabulary.refusal(groups["label"]), ref)
                 continue
-            found.setdefault(label)
-            ledger.keep(SourceRecord(rid, label, image_loader(f), rel, split=split, subject=groups.get("subject")))
-        return ledger.result(fixed or tuple(sorted(found)))
+            ledger.keep(SourceRecord(ref.stem_id, label, image_loader(ref.path), ref.name, split=split,
+                                     subject=groups.get("subject")), ref)
+        return ledger.result(vocabulary.classes)

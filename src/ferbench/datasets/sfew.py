@@ -19,7 +19,7 @@ from typing import Any
 from .. import labels
 from .base import AdapterResult
 from .folder import read_class_folders
-from .registry import register_adapter
+from .registry import register_adapter, with_defaults
 
 SPLITS = {"train": "Train", "test": "Val"}
 
@@ -29,13 +29,14 @@ class SfewAdapter:
     name = "sfew"
     obtain = ("request SFEW 2.0 from the EmotiW organisers: https://users.cecs.anu.edu.au/~few_group/"
               "AFEW.html (licence agreement; research use only)")
+    options = {"splits": None}  # merged over SPLITS
+
+    def _splits(self, options: Mapping[str, Any]) -> dict[str, str | None]:
+        return {**SPLITS, **(with_defaults(self.name, options)["splits"] or {})}
 
     def expected_files(self, options: Mapping[str, Any]) -> list[str]:
-        splits = {**SPLITS, **(options.get("splits") or {})}
-        return [f"{d}/*/*.png" for d in splits.values() if d]
+        return [f"{d}/*/*.png" for d in self._splits(options).values() if d]
 
     def read(self, raw_dir: Path, options: Mapping[str, Any]) -> AdapterResult:
-        classes = labels.DATASET_CLASSES["sfew"]
-        splits = {**SPLITS, **(options.get("splits") or {})}
-        return read_class_folders(Path(raw_dir), {"splits": splits, "canonical": True,
-                                                  "classes": classes, "aligned": True})
+        return read_class_folders(Path(raw_dir), {"splits": self._splits(options), "canonical": True,
+                                                  "classes": labels.DATASET_CLASSES["sfew"], "aligned": True})
