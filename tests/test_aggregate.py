@@ -83,7 +83,7 @@ def test_missing_cells_show_a_dash(tmp_path):
 def test_a_fold_without_required_metrics_is_named(tmp_path):
     f = _fold(tmp_path, "a", "d1", 0, 0.9, 0.9, 0.6)
     m = json.loads(f.read_text())
-    del m["n_test"]
+    del m["best_val_accuracy"]
     f.write_text(json.dumps(m))
-    with pytest.raises(ValueError, match=r"runs/a/d1/0/metrics.json: metrics lack \['n_test'\]"):
+    with pytest.raises(ValueError, match=r"runs/a/d1/0/metrics.json: metrics lack \['best_val_accuracy'\]"):
         write_summary([f], tmp_path / "s.csv")

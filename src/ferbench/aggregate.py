@@ -21,7 +21,7 @@ from .download import sha256sum
 from .io import atomic_path, write_json, write_text
 
 _RUN_COLUMNS = ("model", "dataset", "iteration", "test_accuracy", "test_balanced_accuracy", "test_macro_f1",
-                "best_val_accuracy", "best_epoch", "n_train", "n_val", "n_test", "wall_time_s")
+                "best_val_accuracy", "best_epoch", "wall_time_s")
 
 
 class CheckpointMismatch(ValueError):

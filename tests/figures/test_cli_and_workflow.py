@@ -90,11 +90,13 @@ def test_captions_render_as_snakemake_renders_them(caption, with_params):
     snakemake = Namedlist(
         fromdict={
             "wildcards": Namedlist(
-                fromdict={"model": "dan", "dataset": "rafdb", "metric": "balanced_accuracy"}
+                fromdict={"model": "dan", "dataset": "rafdb", "metric": "balanced_accuracy",
+                          "table": "cross_dataset_accuracy"}
             ),
             "input": Namedlist(fromdict={"metrics": ["m0", "m1", "m2"], "splits": ["s0", "s1"]}),
             "params": Namedlist(fromdict=params),
-            "config": {"benchmark": {"iterations": 3, "protocol": "stratified"}},
+            "config": {"benchmark": {"iterations": 3, "protocol": "stratified", "recipe": "official",
+                                     "models": ["dan", "poster"], "datasets": ["rafdb", "sfew"]}},
         }
     )
     text = (
@@ -112,6 +114,9 @@ def test_captions_render_as_snakemake_renders_them(caption, with_params):
         "data": "rafdb",
         "faces": "rafdb",
         "gradcam": "dan",
+        "table_page": "Cross-dataset accuracy",
+        "critical_difference": "Friedman",
+        "workflow": "Models dan, poster on datasets",
     }
     assert wildcards[caption.stem] in html
     if caption.stem in ("confusion", "curves"):
