@@ -69,7 +69,7 @@ def test_gsdnet_numpy_pickle_without_batch_counters(tmp_path):
     src.write_bytes(pickle.dumps(arrays, protocol=2))
     main(["--model", "gsdnet", str(src), str(dst)])
     model = create_model("gsdnet", 7, pretrained=dst)
-    assert model.pretrained_report.matched == len(ours)
+    assert model.pretrained_report["backbone"].matched == len(ours)
     assert torch.equal(model.backbone.layer3[0].conv1.weight, ours["layer3.0.conv1.weight"])
 
 
@@ -120,27 +120,35 @@ def test_poster_ir50_single_stage_numbering_loads(tmp_path):
     assert sum(s[2] for s in STAGES) == 21 and "body.20.res_layer.1.weight" in ir
     torch.save(ir, tmp_path / "ir50.pth")
     lm = _landmark_file(tmp_path / "mobilefacenet_model_best.pth.tar")
-    model = create_model("poster", 7, pretrained=tmp_path / "ir50.pth")
+    model = create_model("poster", 7, pretrained={"backbone": tmp_path / "ir50.pth",
+                                                  "landmarks": tmp_path / "mobilefacenet_model_best.pth.tar"})
     reports = model.pretrained_report
-    assert any(k.startswith("body.21.") for k in reports["ir50"].unexpected)
-    assert "output_layer.3.weight" in reports["ir50"].unexpected
+    assert any(k.startswith("body.21.") for k in reports["backbone"].unexpected)
+    assert "output_layer.3.weight" in reports["backbone"].unexpected
+    assert reports["landmarks"].unexpected == ("output_layer.conv_6_dw.conv.weight", "output_layer.linear.weight")
     assert torch.equal(model.backbones.ir.body3[13].res_layer[1].weight, ir["body.20.res_layer.1.weight"])
     assert torch.equal(model.backbones.landmarks.conv_6_sep.conv.weight, lm["conv_6_sep.conv.weight"])
     assert not any(p.requires_grad for p in model.backbones.landmarks.parameters())
 
 
 def test_poster_v2_needs_its_own_staged_ir50(tmp_path):
-    _landmark_file(tmp_path / "mobilefacenet_model_best.pth.tar")
+    landmarks = tmp_path / "mobilefacenet_model_best.pth.tar"
+    _landmark_file(landmarks)
     torch.save(_insightface_ir50_state(staged=True), tmp_path / "ir50_v2.pth")
-    model = create_model("poster_v2", 7, pretrained=tmp_path / "ir50_v2.pth")
-    assert model.pretrained_report["ir50"].matched == len(IR50ThreeStage().state_dict())
+    model = create_model("poster_v2", 7, pretrained={"backbone": tmp_path / "ir50_v2.pth", "landmarks": landmarks})
+    assert model.pretrained_report["backbone"].matched == len(IR50ThreeStage().state_dict())
     # POSTER's file would officially load only the stem, silently; here it is refused
     torch.save(_insightface_ir50_state(staged=False), tmp_path / "ir50_v1.pth")
-    with pytest.raises(PretrainedMismatch, match="backbone keys missing"):
-        create_model("poster_v2", 7, pretrained=tmp_path / "ir50_v1.pth")
+    with pytest.raises(PretrainedMismatch, match=r"poster_v2 \(backbone\).*ir50_v1.pth: 285 keys missing"):
+        create_model("poster_v2", 7, pretrained={"backbone": tmp_path / "ir50_v1.pth", "landmarks": landmarks})
 
 
-def test_poster_missing_landmark_file_names_it(tmp_path):
+def test_poster_needs_both_files_and_names_a_missing_one(tmp_path):
     torch.save(_insightface_ir50_state(staged=False), tmp_path / "ir50.pth")
-    with pytest.raises(FileNotFoundError, match="poster: .*mobilefacenet_model_best.pth.tar"):
+    with pytest.raises(ValueError, match=r"poster loads 2 weight files \(backbone, landmarks\)"):
         create_model("poster", 7, pretrained=tmp_path / "ir50.pth")
+    with pytest.raises(ValueError, match=r"missing: \['landmarks'\]"):
+        create_model("poster", 7, pretrained={"backbone": tmp_path / "ir50.pth"})
+    with pytest.raises(FileNotFoundError, match=r"'poster' .*mobilefacenet_model_best.pth.tar \(its landmarks\)"):
+        create_model("poster", 7, pretrained={"backbone": tmp_path / "ir50.pth",
+                                              "landmarks": tmp_path / "mobilefacenet_model_best.pth.tar"})

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._registry import register_model
-from ._resnet18 import load_msceleb_resnet18, resnet18_trunk
-from .base import FERModel, InputSpec, Objective
+from ._resnet18 import MSCELEB_TRUNK, resnet18_trunk
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 
 def _conv_bn(cin: int, cout: int, kernel, padding) -> nn.Sequential:
@@ -87,11 +87,12 @@ class CrossAttentionHead(nn.Module):
 
 class DAN(FERModel):
     input_spec = InputSpec(size=224)
+    pretrained_parts = {"backbone": MSCELEB_TRUNK}
+    cam_target = CamTarget("trunk.layer4")  # the 7×7 map the heads attend to
 
-    def __init__(self, num_classes: int, num_head: int = 4, pretrained=None):
+    def __init__(self, num_classes: int, num_head: int = 4):
         super().__init__()
         self.trunk = resnet18_trunk()
-        self.pretrained_report = load_msceleb_resnet18(self.trunk, pretrained, "dan") if pretrained else None
         self.heads = nn.ModuleList(CrossAttentionHead(512) for _ in range(num_head))
         self.fc = nn.Linear(512, num_classes)
         self.bn = nn.BatchNorm1d(num_classes)  # BatchNorm on the logits, as in the official model
@@ -149,6 +150,6 @@ class DANObjective(Objective):
         return loss, {"ce": ce.detach(), "affinity": aff.detach(), "partition": part.detach()}
 
 
-@register_model("dan")
-def dan(num_classes: int, pretrained=None, num_head: int = 4) -> FERModel:
-    return DAN(num_classes, num_head=num_head, pretrained=pretrained)
+@register_model
+def dan(num_classes: int, num_head: int = 4) -> FERModel:
+    return DAN(num_classes, num_head=num_head)

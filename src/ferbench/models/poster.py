@@ -32,9 +32,11 @@ from timm.loss import LabelSmoothingCrossEntropy
 from torch import Tensor, nn
 
 from ._cross_attention import KVCrossAttention, SEGate, split_heads
-from ._face_backbones import FaceBackbones
+from ._face_backbones import LANDMARKS, FaceBackbones
+from ._ir50 import poster_ir50_to_staged
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import FERModel, InputSpec, Objective
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 N_IMG = 50  # 49 tokens + the mean "cls" token per stream
 N_TOKENS = 2 * N_IMG
@@ -107,11 +109,17 @@ class PyramidCrossFusion(nn.Module):
 
 class Poster(FERModel):
     input_spec = InputSpec(size=112, bgr=True)
+    pretrained_parts = {
+        "backbone": PretrainedPart(into="backbones.ir", remap=lambda state, _: poster_ir50_to_staged(state)),
+        "landmarks": LANDMARKS,
+    }
+    # The image tokens are a raw view of this map that mixes channels and positions (no token is a place), so
+    # Grad-CAM weighs the IR-50 map they are made from: 14×14, every image feature passes through it.
+    cam_target = CamTarget("backbones.ir.body3")
 
-    def __init__(self, num_classes: int, pretrained=None, landmark_weights=None, depth: int = 8):
+    def __init__(self, num_classes: int, depth: int = 8):
         super().__init__()
-        self.backbones = FaceBackbones("poster", pretrained, landmark_weights)
-        self.pretrained_report = self.backbones.reports or None
+        self.backbones = FaceBackbones()
         self.ir_layer = nn.Linear(1024, 512)
         self.fuse = PyramidCrossFusion(512, depth)
         self.se = SEGate(512)
@@ -143,6 +151,6 @@ class PosterObjective(Objective):
         return ce + self.smoothing_weight * ls, {"ce": ce.detach(), "lsce": ls.detach()}
 
 
-@register_model("poster")
-def poster(num_classes: int, pretrained=None, landmark_weights=None) -> FERModel:
-    return Poster(num_classes, pretrained=pretrained, landmark_weights=landmark_weights)
+@register_model
+def poster(num_classes: int) -> FERModel:
+    return Poster(num_classes)
