@@ -11,7 +11,7 @@ import timm
 import torch
 from torch import nn
 
-from ferbench.convert_weights import convert, main
+from ferbench.convert_weights import UntrustedPickle, convert, load_torch_file, main
 from ferbench.models import create_model
 from ferbench.models._ir50 import STAGES, IR50ThreeStage, _stage
 from ferbench.models._mixed_feature_net import MixedFeatureNetTrunk
@@ -53,7 +53,11 @@ def test_ddamfn_whole_module_pickle_is_converted_then_loaded_safely(tmp_path):
     torch.save(_PickledMFN(official), src)
     with pytest.raises(PretrainedMismatch, match="not a plain state dict"):
         create_model("ddamfn", 7, pretrained=src)  # training never unpickles a module
-    report = convert("ddamfn", src, dst)
+    with pytest.raises(UntrustedPickle, match=f"{src.name} is not plain weights.*--trust-pickle"):
+        convert("ddamfn", src, dst)
+    assert not dst.exists()
+    with pytest.warns(UserWarning, match=f"unpickling {src} in full"):
+        report = convert("ddamfn", src, dst, trust_pickle=True)
     assert report.matched == len(MixedFeatureNetTrunk().state_dict())
     assert "linear.weight" in report.unexpected and "conv_23.conv_dw.bn.weight" in report.unexpected
     model = create_model("ddamfn", 7, pretrained=dst)
@@ -77,11 +81,65 @@ def test_hsemotion_whole_timm_module_is_converted(tmp_path):
     net = timm.create_model("tf_efficientnet_b0", num_classes=8)  # a published emotion model, 8-way head
     src, dst = tmp_path / "enet_b0_8_best_afew.pt", tmp_path / "enet_b0.pth"
     torch.save(net, src)
-    report = convert("efficientnet_b0", src, dst)
+    with pytest.warns(UserWarning, match="--trust-pickle"):
+        report = convert("efficientnet_b0", src, dst, trust_pickle=True)
     assert set(report.unexpected) == {"classifier.weight", "classifier.bias"}
     model = create_model("efficientnet_b0", 7, pretrained=dst)
     assert torch.equal(model.net.conv_stem.weight, net.conv_stem.weight)
     assert model.net.classifier.out_features == 7
+
+
+class _WritesMarker:
+    """A crafted pickle payload: unpickling it calls ``exec`` and writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",)
+
+
+class _WritesMarkerGivesArray(_WritesMarker):
+    def __reduce__(self):
+        return eval, (f"open({str(self.marker)!r}, 'w').write('pwned') and __import__('numpy').zeros(1)",)
+
+
+def test_a_crafted_torch_file_is_refused_without_running_its_code(tmp_path, capsys):
+    marker = tmp_path / "marker"
+    src = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "payload": _WritesMarker(marker)}, src)
+    with pytest.raises(UntrustedPickle, match="GLOBAL exec was not an allowed global"):
+        load_torch_file(src)
+    with pytest.raises(SystemExit, match="evil.pth is not plain weights"):
+        main(["--model", "ddamfn", str(src), str(tmp_path / "out.pth")])
+    assert not marker.exists()
+    # the payload is real: with --trust-pickle (and a warning naming the file) it runs
+    with pytest.warns(UserWarning, match=f"unpickling {src} in full"):
+        load_torch_file(src, trust_pickle=True)
+    assert marker.read_text() == "pwned"
+
+
+def test_a_crafted_numpy_pickle_is_refused_without_running_its_code(tmp_path):
+    marker = tmp_path / "marker"
+    src = tmp_path / "vgg_msceleb_resnet50_ft_weight.pkl"
+    src.write_bytes(pickle.dumps({"conv1.weight": np.zeros((64, 3, 7, 7), np.float32),
+                                  "x": _WritesMarkerGivesArray(marker)}, protocol=2))
+    with pytest.raises(UntrustedPickle, match=r"(__builtin__|builtins)\.eval is not a numpy array type"):
+        convert("gsdnet", src, tmp_path / "out.pth")
+    assert not marker.exists() and not (tmp_path / "out.pth").exists()
+    with pytest.warns(UserWarning, match=f"unpickling {src} in full"), pytest.raises(PretrainedMismatch):
+        convert("gsdnet", src, tmp_path / "out.pth", trust_pickle=True)  # the payload runs, then keys are missing
+    assert marker.read_text() == "pwned"
+
+
+def test_checkpoints_holding_numpy_scalars_and_namespaces_read_safely(tmp_path):
+    import argparse
+
+    src = tmp_path / "ckpt.pth"
+    torch.save({"iter": 21, "best_acc": np.float64(0.897), "args": argparse.Namespace(lr=0.1),
+                "model_state_dict": {"w": torch.ones(2)}}, src)
+    obj = load_torch_file(src)
+    assert obj["best_acc"] == pytest.approx(0.897) and obj["args"].lr == 0.1
 
 
 def _insightface_ir50_state(staged: bool) -> dict:
