@@ -13,6 +13,8 @@ import sys
 
 # command -> module under ferbench.commands; listed here so readers (and --help) see them all
 COMMANDS = {
+    "import-checkpoint": "import_checkpoint",
+    "export": "export",
 }
 
 

@@ -10,7 +10,7 @@ with ``torch.load(weights_only=True)``::
     resources/pretrained/gsdnet_vggface2_resnet50.pth
 
 Reading is safe by default: torch files go through ``torch.load(weights_only=True)`` (plus the data-only types
-that published checkpoints hold, ``SAFE_GLOBALS``), numpy pickles through an unpickler that rebuilds numpy
+that published checkpoints hold, ``models._pretrained.SAFE_GLOBALS``), numpy pickles through an unpickler that rebuilds numpy
 arrays and nothing else. A whole pickled module cannot be read that way; unpickling it runs code from the file,
 so it needs ``--trust-pickle`` (on a file from a source you trust), and its classes importable: pass
 ``--code-dir`` with the official repository's checkout (e.g. DDAMFN's, for ``networks.MixedFeatureNet``) or
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,49 +33,10 @@ import torch
 from torch import Tensor, nn
 
 from .models._mixed_feature_net import MixedFeatureNetTrunk, is_unused_mfn_key
-from .models._pretrained import LoadReport, load_matching
+from .models._pretrained import LoadReport, UntrustedPickle, load_matching, load_torch_file, trusting
 from .models._resnet50_caffe import CaffeResNet50
 
 State = dict[str, Tensor]
-
-# Data-only types that published checkpoints hold beside the tensors: numpy scalars and arrays (best accuracy,
-# epoch), argparse namespaces (the run's options). Rebuilding them runs no code from the file. Files written
-# with numpy 1.x name the array helpers under numpy.core.
-_NUMPY_HELPERS = [np._core.multiarray.scalar, np._core.multiarray._reconstruct]
-SAFE_GLOBALS = [
-    *_NUMPY_HELPERS,
-    *[(f, f"numpy.core.multiarray.{f.__name__}") for f in _NUMPY_HELPERS],
-    np.ndarray, np.dtype, *[getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")],
-    argparse.Namespace,
-]
-
-
-class UntrustedPickle(RuntimeError):
-    """The file needs full unpickling, which runs code from it; refused without ``trust_pickle``."""
-
-
-def _trusting(path: Path, why: str) -> None:
-    warnings.warn(f"unpickling {path} in full ({why}, --trust-pickle): this runs any code the file holds; "
-                  "do it only for a file from a source you trust", stacklevel=3)
-
-
-def load_torch_file(path: str | Path, trust_pickle: bool = False):
-    """``torch.load(weights_only=True)`` with ``SAFE_GLOBALS``; full unpickling only when ``trust_pickle``."""
-    path = Path(path)
-    try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        lines = str(e).splitlines()
-        reason = next((line for line in lines if "GLOBAL" in line), lines[0]).split(". Please")[0]
-        if not trust_pickle:
-            raise UntrustedPickle(
-                f"{path} is not plain weights: reading it needs full unpickling, which runs code from the file "
-                f"({reason.strip()}). If the file comes from a source you trust, rerun with --trust-pickle."
-            ) from None
-    _trusting(path, "not plain weights")
-    return torch.load(path, map_location="cpu", weights_only=False)
-
 
 class _NumpyArraysOnly(pickle.Unpickler):
     """Rebuilds numpy arrays, scalars and dicts; any other global (a function, a class) is refused.
@@ -101,7 +61,7 @@ def unpickle_numpy_arrays(path: Path, trust_pickle: bool = False) -> State:
                 raise UntrustedPickle(f"{path} holds more than numpy arrays ({e}); reading it would run code "
                                       "from the file. If it comes from a source you trust, rerun with "
                                       "--trust-pickle.") from None
-            _trusting(path, "more than numpy arrays")
+            trusting(path, "more than numpy arrays")
             f.seek(0)
             arrays = pickle.load(f, encoding="latin1")
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}

@@ -6,12 +6,16 @@ Where the files come from is said only by the config's ``pretrained:`` table (``
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import pickle
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -49,6 +53,52 @@ class PretrainedPart:
     key: str | None = None
     remap: Callable[[State, nn.Module], State] | None = None
     keep: tuple[str, ...] = ()
+
+
+class OpaqueRecord:
+    """Stands in for a training script's own bookkeeping object in a checkpoint: its attributes are set from
+    the file (data only, read by the restricted unpickler), none of the script's code runs."""
+
+
+# Data-only types that published checkpoints hold beside the tensors: numpy scalars and arrays (best accuracy,
+# epoch), argparse namespaces (the run's options). Rebuilding them runs no code from the file. Files written
+# with numpy 1.x name the array helpers under numpy.core.
+_NUMPY_HELPERS = [np._core.multiarray.scalar, np._core.multiarray._reconstruct]
+SAFE_GLOBALS = [
+    *_NUMPY_HELPERS,
+    *[(f, f"numpy.core.multiarray.{f.__name__}") for f in _NUMPY_HELPERS],
+    np.ndarray, np.dtype, *[getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")],
+    argparse.Namespace,
+    # POSTER++'s main.py saves its learning-curve recorder (numpy arrays) in every checkpoint
+    (OpaqueRecord, "__main__.RecorderMeter"),
+]
+
+
+class UntrustedPickle(RuntimeError):
+    """The file needs full unpickling, which runs code from it; refused without ``trust_pickle``."""
+
+
+def trusting(path: Path, why: str) -> None:
+    warnings.warn(f"unpickling {path} in full ({why}, --trust-pickle): this runs any code the file holds; "
+                  "do it only for a file from a source you trust", stacklevel=3)
+
+
+def load_torch_file(path: str | Path, trust_pickle: bool = False):
+    """``torch.load(weights_only=True)`` with ``SAFE_GLOBALS``; full unpickling only when ``trust_pickle``."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        lines = str(e).splitlines()
+        reason = next((line for line in lines if "GLOBAL" in line), lines[0]).split(". Please")[0]
+        if not trust_pickle:
+            raise UntrustedPickle(
+                f"{path} is not plain weights: reading it needs full unpickling, which runs code from the file "
+                f"({reason.strip()}). If the file comes from a source you trust, rerun with --trust-pickle."
+            ) from None
+    trusting(path, "not plain weights")
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def read_state_dict(path: str | Path, key: str | None = None) -> State:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_type_hints
 
 from torch import nn
 
@@ -23,6 +24,19 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
+def _builder(name: str) -> Callable[..., nn.Module]:
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(list_models())}") from None
+
+
+def model_class(name: str) -> type:
+    """The class a registered builder returns (its return annotation), to read what the model declares
+    (e.g. ``official_checkpoint``) without building it."""
+    return get_type_hints(_builder(name))["return"]
+
+
 def create_model(name: str, num_classes: int, pretrained: Pretrained = None, **kwargs) -> nn.Module:
     """Build a registered model, from scratch or from pretrained weight files.
 
@@ -33,10 +47,6 @@ def create_model(name: str, num_classes: int, pretrained: Pretrained = None, **k
     The returned module is an ``FERModel``: ``forward`` returns a dict with ``logits`` plus the model's named
     auxiliary outputs.
     """
-    try:
-        builder = _MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; registered: {', '.join(list_models())}") from None
-    model = builder(num_classes=num_classes, **kwargs)
+    model = _builder(name)(num_classes=num_classes, **kwargs)
     model.pretrained_report = load_pretrained(model, pretrained, name) if pretrained else None
     return model

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint
 from ._pretrained import PretrainedPart, State
 from ._registry import register_model
 from ._resnet18 import resnet18_trunk
@@ -79,6 +80,19 @@ class AdaDF(FERModel):
         key="state_dict", remap=resnet18_to_branches,
         keep=("aux.fc.", "aux.attention.", "target.fc.", "target.attention."))}
     cam_target = CamTarget("target.layers")  # the predicting branch's 7×7 map
+    # train.py saves {'epoch', 'state_dict', 'acc', 'best_acc', 'optimizer', 'class_distributions'}: the stem as
+    # feature, branch_1 (aux, CE) and branch_2 (target) as timm ResNet children (layer2-4, pool, fc), registered
+    # a second time as branch_<b>_feature / branch_<b>_classifier; attention as alpha_1 / alpha_2
+    official_checkpoint = OfficialCheckpoint(
+        repo="taylor-xy0827/Ada-DF", classifier="target.fc.weight",
+        rename=(
+            (r"feature\.", "stem."),
+            *(rule for b, ours in ((1, "aux"), (2, "target")) for rule in (
+                (rf"branch_{b}\.4\.", f"{ours}.fc."), (rf"branch_{b}\.", f"{ours}.layers."),
+                (rf"alpha_{b}\.", f"{ours}.attention."))),
+        ),
+        aliases=((r"branch_(\d)_feature\.", r"branch_\1."), (r"branch_(\d)_classifier\.", r"branch_\1.4.")),
+    )
 
     def __init__(self, num_classes: int, freeze_stem: bool = True):
         super().__init__()
@@ -175,5 +189,5 @@ class AdaDFObjective(Objective):
 
 
 @register_model
-def ada_df(num_classes: int, freeze_stem: bool = True) -> FERModel:
+def ada_df(num_classes: int, freeze_stem: bool = True) -> AdaDF:
     return AdaDF(num_classes, freeze_stem=freeze_stem)

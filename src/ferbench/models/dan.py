@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint, count_indices
 from ._registry import register_model
 from ._resnet18 import MSCELEB_TRUNK, resnet18_trunk
 from .base import CamTarget, FERModel, InputSpec, Objective
@@ -89,6 +90,19 @@ class DAN(FERModel):
     input_spec = InputSpec(size=224)
     pretrained_parts = {"backbone": MSCELEB_TRUNK}
     cam_target = CamTarget("trunk.layer4")  # the 7×7 map the heads attend to
+    # rafdb.py / affectnet.py save {'iter', 'model_state_dict', 'optimizer_state_dict'}: torchvision ResNet-18
+    # children as features.0-7 (conv1, bn1, relu, maxpool, layer1-4), heads as cat_head<i> (sa, ca)
+    official_checkpoint = OfficialCheckpoint(
+        repo="yaoing/DAN", classifier="fc.weight",
+        rename=(
+            (r"features\.0\.", "trunk.conv1."), (r"features\.1\.", "trunk.bn1."),
+            *((rf"features\.{i + 4}\.", f"trunk.layer{i + 1}.") for i in range(4)),
+            (r"cat_head(\d+)\.sa\.conv1x1\.", r"heads.\1.spatial.reduce."),
+            (r"cat_head(\d+)\.sa\.", r"heads.\1.spatial."),
+            (r"cat_head(\d+)\.ca\.attention\.", r"heads.\1.channel.gate."),
+        ),
+        kwargs=lambda state: {"num_head": count_indices(state, r"heads\.(\d+)\.")},
+    )
 
     def __init__(self, num_classes: int, num_head: int = 4):
         super().__init__()
@@ -151,5 +165,5 @@ class DANObjective(Objective):
 
 
 @register_model
-def dan(num_classes: int, num_head: int = 4) -> FERModel:
+def dan(num_classes: int, num_head: int = 4) -> DAN:
     return DAN(num_classes, num_head=num_head)

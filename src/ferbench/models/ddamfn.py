@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from ._mixed_feature_net import MixedFeatureNetTrunk
 from ._mobilefacenet import LinearBlock
+from ._official import OfficialCheckpoint, count_indices
 from ._pretrained import PretrainedPart
 from ._registry import register_model
 from .base import CamTarget, FERModel, InputSpec, Objective
@@ -60,6 +61,22 @@ class DDAMFN(FERModel):
     input_spec = InputSpec(size=112)
     pretrained_parts = {"backbone": PretrainedPart(into="trunk")}  # converted from the whole-module pickle
     cam_target = CamTarget("trunk")  # the 7×7 map the heads gate
+    # rafdb_train.py (and DDAMFN++) save {'iter', 'model_state_dict', 'optimizer_state_dict'}: the MFN children
+    # up to conv_6_sep as features.0-8, heads as cat_head<i>.CoordAtt, the GDC as Linear
+    official_checkpoint = OfficialCheckpoint(
+        repo="SainingZhang/DDAMFN", classifier="fc.weight",
+        rename=(
+            *((rf"features\.{i}\.", f"trunk.{n}.") for i, n in enumerate(MixedFeatureNetTrunk.CHILDREN)),
+            *((rf"cat_head(\d+)\.CoordAtt\.{official}\.", rf"heads.\1.{ours}.") for official, ours in (
+                ("Linear_h", "squeeze_h"), ("Linear_w", "squeeze_w"), ("conv1", "reduce"), ("bn1", "bn"),
+                ("conv2", "gate_h"), ("conv3", "gate_w"))),
+            (r"Linear\.", "gdc."),
+        ),
+        dead=(r"features\.\d+\.(.+\.)?conv_dw\.(bn|prelu)\.",  # every MDConv's BN + PReLU, never called
+              r"cat_head\d+\.CoordAtt\.Linear\.",  # each head's own 7×7 GDC, never called
+              r"bn\."),  # the BatchNorm1d on the logits, never called
+        kwargs=lambda state: {"num_head": count_indices(state, r"heads\.(\d+)\.")},
+    )
 
     def __init__(self, num_classes: int, num_head: int = 2):
         super().__init__()
@@ -101,5 +118,5 @@ class DDAMFNObjective(Objective):
 
 
 @register_model
-def ddamfn(num_classes: int, num_head: int = 2) -> FERModel:
+def ddamfn(num_classes: int, num_head: int = 2) -> DDAMFN:
     return DDAMFN(num_classes, num_head=num_head)

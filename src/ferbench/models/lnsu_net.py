@@ -31,6 +31,7 @@ import torch
 from timm.models.swin_transformer import checkpoint_filter_fn
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint, on_part
 from ._pretrained import PretrainedPart
 from ._registry import register_model
 from .base import HALF, CamTarget, FERModel, InputSpec, Objective, nhwc_to_nchw
@@ -61,6 +62,13 @@ class LNSUNet(FERModel):
                                                    remap=original_swin_to_timm)}
     # The normalised 7×7 tokens (NHWC) whose average feeds the head: Grad-CAM there is the model's own CAM.
     cam_target = CamTarget("norm", reshape=nhwc_to_nchw)
+    # train_exp.py saves {'epoch', 'global_step', 'local_step', 'state_dict_model', ...}: SwinTransFER with the
+    # original Swin as encoder (its face-ID head `feature` and final norm never run)
+    official_checkpoint = OfficialCheckpoint(
+        repo="zyh-uaiaaaa/Mine-Extra-Knowledge", classifier="head.weight",
+        dead=(r"encoder\.norm\.", r"encoder\.feature\.", r".*\.relative_position_index$", r".*\.attn_mask$"),
+        convert=on_part("encoder.", original_swin_to_timm),
+    )
 
     def __init__(self, num_classes: int, drop_path_rate: float = 0.1):
         super().__init__()
@@ -114,5 +122,5 @@ class LNSUObjective(Objective):
 
 
 @register_model
-def lnsu_net(num_classes: int, drop_path_rate: float = 0.1) -> FERModel:
+def lnsu_net(num_classes: int, drop_path_rate: float = 0.1) -> LNSUNet:
     return LNSUNet(num_classes, drop_path_rate=drop_path_rate)

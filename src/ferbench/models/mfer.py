@@ -33,6 +33,7 @@ from timm.loss import LabelSmoothingCrossEntropy
 from timm.models.convnext import checkpoint_filter_fn
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint, on_part
 from ._pretrained import PretrainedPart
 from ._registry import register_model
 from .base import CamTarget, FERModel, InputSpec, Objective
@@ -75,6 +76,21 @@ class MFER(FERModel):
     # file passes unchanged)
     pretrained_parts = {"backbone": PretrainedPart(into="convnext", remap=checkpoint_filter_fn)}
     cam_target = CamTarget("attention.3")  # stage 4 after its attention module: the 7×7 map that is pooled
+    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of its ConvNeXt (original layout, the
+    # attention modules appended to stages 3 and 4); the heads (msc) live outside that model
+    official_checkpoint = OfficialCheckpoint(
+        repo="XuJ1E/MFER", classifier="heads.0.fc2.weight",
+        rename=(
+            *(rule for stage, index in ((2, 27), (3, 3)) for rule in (
+                (rf"stages\.{stage}\.{index}\.attn\.", f"attention.{stage}.local."),
+                (rf"stages\.{stage}\.{index}\.", f"attention.{stage}."))),
+            (r"msc\.", "heads."),
+            (r"(downsample_layers|stages|norm)\.", r"convnext.\1."),
+        ),
+        convert=on_part("convnext.", checkpoint_filter_fn),
+        note="MFER's train.py saves the ConvNeXt only, not its three classifier heads (msc): a complete "
+             "checkpoint holds them too, as msc.<i>.fc1/fc2 beside the ConvNeXt keys.",
+    )
 
     def __init__(self, num_classes: int, drop_path_rate: float = 0.25):
         super().__init__()
@@ -126,5 +142,5 @@ class MFERObjective(Objective):
 
 
 @register_model
-def mfer(num_classes: int, drop_path_rate: float = 0.25) -> FERModel:
+def mfer(num_classes: int, drop_path_rate: float = 0.25) -> MFER:
     return MFER(num_classes, drop_path_rate=drop_path_rate)

@@ -33,7 +33,8 @@ from torch import Tensor, nn
 
 from ._cross_attention import KVCrossAttention, SEGate, split_heads
 from ._face_backbones import LANDMARKS, FaceBackbones
-from ._ir50 import poster_ir50_to_staged
+from ._ir50 import UNITS, poster_ir50_to_staged
+from ._official import OfficialCheckpoint, count_indices
 from ._pretrained import PretrainedPart
 from ._registry import register_model
 from .base import CamTarget, FERModel, InputSpec, Objective
@@ -116,6 +117,18 @@ class Poster(FERModel):
     # The image tokens are a raw view of this map that mixes channels and positions (no token is a place), so
     # Grad-CAM weighs the IR-50 map they are made from: 14×14, every image feature passes through it.
     cam_target = CamTarget("backbones.ir.body3")
+    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of the DataParallel model
+    official_checkpoint = OfficialCheckpoint(
+        repo="zczcwh/POSTER", classifier="head.weight",
+        rename=(
+            (r"face_landback\.", "backbones.landmarks."),
+            (r"ir_back\.input_layer\.", "backbones.ir.input_layer."),
+            *((rf"ir_back\.body\.{i}\.", f"backbones.ir.body{stage}.{j}.") for i, (stage, j) in enumerate(UNITS)),
+            (r"pyramid_fuse\.", "fuse."), (r"se_block\.", "se."), (r"head\.linear\.", "head."),
+        ),
+        dead=(r"face_landback\.output_layer\.", r"ir_back\.output_layer\.", r"pyramid_fuse\.cls_token$"),
+        kwargs=lambda state: {"depth": count_indices(state, r"fuse\.blocks\.(\d+)\.")},
+    )
 
     def __init__(self, num_classes: int, depth: int = 8):
         super().__init__()
@@ -152,5 +165,5 @@ class PosterObjective(Objective):
 
 
 @register_model
-def poster(num_classes: int) -> FERModel:
-    return Poster(num_classes)
+def poster(num_classes: int, depth: int = 8) -> Poster:
+    return Poster(num_classes, depth=depth)

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from ._cross_attention import KVCrossAttention, SEGate, split_heads
 from ._face_backbones import LANDMARKS, FaceBackbones
+from ._official import OfficialCheckpoint
 from ._pretrained import PretrainedPart
 from ._registry import register_model
 from .base import CamTarget, FERModel, InputSpec
@@ -75,6 +76,25 @@ class PosterV2(FERModel):
 
     input_spec = InputSpec(size=112)
     pretrained_parts = {"backbone": PretrainedPart(into="backbones.ir"), "landmarks": LANDMARKS}
+    # main.py saves {'epoch', 'state_dict', 'best_acc', 'optimizer', 'recorder'} of the DataParallel model
+    official_checkpoint = OfficialCheckpoint(
+        repo="Talented-Q/POSTER_V2", classifier="head.weight",
+        rename=(
+            (r"face_landback\.", "backbones.landmarks."), (r"ir_back\.", "backbones.ir."),
+            (r"VIT\.se_block\.", "se."), (r"VIT\.head\.linear\.", "head."), (r"VIT\.", ""),
+            *(rule for n in range(3) for rule in (
+                (rf"conv{n + 1}\.", f"ir_down.{n}."),
+                (rf"window{n + 1}\.norm\.", f"windows.{n}.norm_in."),
+                (rf"attn{n + 1}\.qkv\.", f"windows.{n}.attn.kv."),
+                (rf"attn{n + 1}\.", f"windows.{n}.attn."),
+                (rf"ffn{n + 1}\.", f"windows.{n}."),
+            )),
+            (r"embed_q\.", "embed.0."), (r"embed_k\.0\.", "embed.1."), (r"embed_v\.proj\.", "embed.2."),
+        ),
+        dead=(r"face_landback\.output_layer\.", r"ir_back\.output_layer\.",
+              r"VIT\.(patch_embed|eca_block|CON1|IRLinear1|IRLinear2)\.", r"VIT\.blocks\.\d+\.conv\.",
+              r"attn\d\.relative_position_index$"),
+    )
 
     def __init__(self, num_classes: int, embed_dim: int = 768, depth: int = 2):
         super().__init__()
@@ -135,5 +155,5 @@ def tokens_to_map(tokens: Tensor, scales: int) -> Tensor:
 
 
 @register_model
-def poster_v2(num_classes: int) -> FERModel:
+def poster_v2(num_classes: int) -> PosterV2:
     return PosterV2(num_classes)

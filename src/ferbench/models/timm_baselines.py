@@ -71,18 +71,18 @@ class WeightedCrossEntropyObjective(Objective):
 
 
 @register_model
-def resnet18(num_classes: int, **kwargs) -> FERModel:
+def resnet18(num_classes: int, **kwargs) -> TimmClassifier:
     return TimmClassifier("resnet18", num_classes, InputSpec(size=224), "layer4", state_key="state_dict", **kwargs)
 
 
 @register_model
-def efficientnet_b0(num_classes: int, **kwargs) -> FERModel:
+def efficientnet_b0(num_classes: int, **kwargs) -> TimmClassifier:
     # HSEmotion's files are whole pickled modules: converted once by `ferbench.convert_weights`
     return TimmClassifier("tf_efficientnet_b0", num_classes, InputSpec(size=224), "bn2", class_weighted=True,
                           **kwargs)
 
 
 @register_model
-def efficientnet_b2(num_classes: int, **kwargs) -> FERModel:
+def efficientnet_b2(num_classes: int, **kwargs) -> TimmClassifier:
     return TimmClassifier("tf_efficientnet_b2", num_classes, InputSpec(size=260), "bn2", class_weighted=True,
                           **kwargs)
