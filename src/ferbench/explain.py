@@ -12,16 +12,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import Tensor, nn
 
-
-class LogitsOnly(nn.Module):
-    """pytorch-grad-cam scores a module's output tensor; ferbench models return a dict with ``logits``."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)["logits"]
+from .models import LogitsOnly
 
 
 def gradcam(model: nn.Module, images: Tensor, targets: Sequence[int] | Tensor) -> np.ndarray:

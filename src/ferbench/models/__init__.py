@@ -7,7 +7,7 @@ readers and static tools see the whole zoo.
 from . import ada_df, dan, ddamfn, gsdnet, lnsu_net, mfer, poster, poster_v2, timm_baselines  # noqa: F401
 from ._pretrained import LoadReport, PretrainedMismatch, PretrainedPart, load_pretrained
 from ._registry import create_model, list_models, register_model
-from .base import CamTarget, CrossEntropyObjective, EpochContext, FERModel, InputSpec, Objective
+from .base import CamTarget, CrossEntropyObjective, EpochContext, FERModel, InputSpec, LogitsOnly, Objective
 
 __all__ = [
     "CamTarget",
@@ -16,6 +16,7 @@ __all__ = [
     "FERModel",
     "InputSpec",
     "LoadReport",
+    "LogitsOnly",
     "Objective",
     "PretrainedMismatch",
     "PretrainedPart",

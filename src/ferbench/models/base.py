@@ -104,3 +104,15 @@ class FERModel(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class LogitsOnly(nn.Module):
+    """A model as a plain ``x → logits`` module, for tools that expect one (pytorch-grad-cam, ONNX export):
+    ferbench models return a dict with ``logits`` and their auxiliary outputs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)["logits"]
