@@ -92,8 +92,8 @@ class WeightFile:
         return str(self.file)
 
     def missing_message(self, model: str, part: str) -> str:
-        convert = (f", then convert it once with `python -m ferbench.convert_weights --model {self.converter} "
-                   f"<downloaded file> {self.file}`" if self.converter else "")
+        convert = (f", then convert it once with `python -m ferbench.convert_weights --model "
+                   f"{self.converter} <downloaded file> {self.file}`" if self.converter else "")
         return (f"model {model!r} starts from pretrained weights {self.file} (its {part}), which is missing. "
                 f"Get it from {self.source}{convert} (see resources/pretrained/README.md). "
                 f"Or set `models: {{{model}: {{pretrained: none}}}}` in the config to train from scratch.")
@@ -102,8 +102,9 @@ class WeightFile:
 def pretrained_files(cfg: Mapping, model: str) -> dict[str, WeightFile]:
     """The weight files a model starts from, by the part of the model each fills; {} for ``none``.
 
-    The model entry's ``pretrained`` is ``none``, a key of the ``pretrained:`` table (the model's ``backbone``),
-    or a mapping ``{part: key}`` for models that load several files (POSTER: ``backbone`` and ``landmarks``).
+    The model entry's ``pretrained`` is ``none``, a key of the ``pretrained:`` table (the model's
+    ``backbone``), or a mapping ``{part: key}`` for models that load several files (POSTER: ``backbone`` and
+    ``landmarks``).
     """
     spec = model_entry(cfg, model).get("pretrained", "none")
     if spec in (None, "none"):
@@ -112,8 +113,8 @@ def pretrained_files(cfg: Mapping, model: str) -> dict[str, WeightFile]:
     out = {}
     for part, key in ({"backbone": spec} if isinstance(spec, str) else spec).items():
         if key not in table:
-            raise KeyError(f"model {model!r}: pretrained {key!r} (its {part}) is not in the `pretrained:` table "
-                           f"(defined: {', '.join(sorted(table))})")
+            raise KeyError(f"model {model!r}: pretrained {key!r} (its {part}) is not in the `pretrained:` "
+                           f"table (defined: {', '.join(sorted(table))})")
         entry = table[key]
         out[part] = WeightFile(Path(entry["file"]), entry.get("source") or WeightFile.source,
                                entry.get("sha256"), entry.get("converter"), key)

@@ -9,13 +9,13 @@ with ``torch.load(weights_only=True)``::
     python -m ferbench.convert_weights --model gsdnet vgg_msceleb_resnet50_ft_weight.pkl
     resources/pretrained/gsdnet_vggface2_resnet50.pth
 
-Reading is safe by default: torch files go through ``torch.load(weights_only=True)`` (plus the data-only types
-that published checkpoints hold, ``models._pretrained.SAFE_GLOBALS``), numpy pickles through an unpickler that rebuilds numpy
-arrays and nothing else. A whole pickled module cannot be read that way; unpickling it runs code from the file,
-so it needs ``--trust-pickle`` (on a file from a source you trust), and its classes importable: pass
-``--code-dir`` with the official repository's checkout (e.g. DDAMFN's, for ``networks.MixedFeatureNet``) or
-use a compatible ``timm`` for HSEmotion's files. The converted dict is checked against our backbone before it
-is written: every backbone key must match.
+Reading is safe by default: torch files go through ``torch.load(weights_only=True)`` (plus the data-only
+types that published checkpoints hold, ``models._pretrained.SAFE_GLOBALS``), numpy pickles through an
+unpickler that rebuilds numpy arrays and nothing else. A whole pickled module cannot be read that way:
+unpickling it runs code from the file, so it needs ``--trust-pickle`` (on a file from a source you trust), and
+its classes importable: pass ``--code-dir`` with the official repository's checkout (e.g. DDAMFN's, for
+``networks.MixedFeatureNet``) or use a compatible ``timm`` for HSEmotion's files. The converted dict is
+checked against our backbone before it is written: every backbone key must match.
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class _NumpyArraysOnly(pickle.Unpickler):
     """Rebuilds numpy arrays, scalars and dicts; any other global (a function, a class) is refused.
     (``_codecs.encode`` turns text back into the array bytes in pickles written by Python 3.)"""
 
-    ALLOWED = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
-    ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"), ("_codecs", "encode")}
+    ALLOWED = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for n in ("_reconstruct", "scalar")}
+    ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
+                ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:

@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
-Localization", ICCV 2017) for a batch, computed by the maintained ``pytorch-grad-cam`` package at the layer each
-model declares (``FERModel.cam_target``: the layer and, for token outputs, the reshape to a map)."""
+Localization", ICCV 2017) for a batch, computed by the maintained ``pytorch-grad-cam`` package at the layer
+each model declares (``FERModel.cam_target``: the layer and, for token outputs, the reshape to a map)."""
 
 from __future__ import annotations
 

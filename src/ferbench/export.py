@@ -2,8 +2,8 @@
 onnxruntime before the file appears.
 
 The graph takes ``image`` ``[N,3,S,S]`` float32 (a batch of any size), prepared exactly as the card's
-``input_spec`` says (RGB or BGR, /255, mean/std), and returns ``logits`` ``[N,C]`` in the card's class order; the
-card's classes and input spec are also written into the ONNX metadata. Exported with torch's own exporter
+``input_spec`` says (RGB or BGR, /255, mean/std), and returns ``logits`` ``[N,C]`` in the card's class order;
+the card's classes and input spec are also written into the ONNX metadata. Exported with torch's own exporter
 (``torch.onnx.export(dynamo=True)``).
 """
 
@@ -52,19 +52,27 @@ def load_best(folder: str | Path) -> tuple[nn.Module, dict]:
     card = json.loads(card_path.read_text())
     weights = folder / card.get("checkpoint", "best.pt")
     state = torch.load(weights, map_location="cpu", weights_only=True)
-    model = create_model(card["model"], len(card["classes"]), pretrained=None, **(card.get("model_kwargs") or {}))
+    kwargs = card.get("model_kwargs") or {}
+    model = create_model(card["model"], len(card["classes"]), pretrained=None, **kwargs)
     model.load_state_dict(state, strict=True)
     return model.eval(), card
 
 
-def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float = 1e-4, seed: int = 0) -> ExportReport:
-    """Export ``model`` to ``dest`` and check onnxruntime against torch on random inputs (a batch size other than
-    the one exported with, so the dynamic batch axis is exercised too). Nothing is written unless the check
-    passes; a model that does not export or does not match raises ``ExportError`` saying which and why."""
+def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float = 1e-4,
+                seed: int = 0) -> ExportReport:
+    """Export ``model`` to ``dest`` and check onnxruntime against torch on random inputs (a batch size other
+    than the one exported with, so the dynamic batch axis is exercised too). Nothing is written unless the
+    check passes; a model that does not export or does not match raises ``ExportError`` saying which and
+    why."""
     name, size = card["model"], model.input_spec.size
     net = LogitsOnly(model).eval()
     g = torch.Generator().manual_seed(seed)
     example, check = torch.randn(2, 3, size, size, generator=g), torch.randn(3, 3, size, size, generator=g)
+    with torch.no_grad():
+        want = net(check).numpy()
+    if not np.isfinite(want).all():
+        raise ExportError(f"{name}: torch itself gives non-finite logits on random inputs: the checkpoint's "
+                          "weights are broken; nothing to export")
     start = time.perf_counter()
     try:
         program = torch.onnx.export(net, (example,), input_names=["image"], output_names=["logits"],
@@ -83,8 +91,6 @@ def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float
         onnx.save(proto, tmp)
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = session.run(["logits"], {"image": check.numpy()})[0]
-        with torch.no_grad():
-            want = net(check).numpy()
         diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
         report = ExportReport(Path(dest), diff, float(np.abs(want).max()), tolerance, len(check),
                               time.perf_counter() - start)

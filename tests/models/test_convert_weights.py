@@ -128,7 +128,8 @@ def test_a_crafted_numpy_pickle_is_refused_without_running_its_code(tmp_path):
         convert("gsdnet", src, tmp_path / "out.pth")
     assert not marker.exists() and not (tmp_path / "out.pth").exists()
     with pytest.warns(UserWarning, match=f"unpickling {src} in full"), pytest.raises(PretrainedMismatch):
-        convert("gsdnet", src, tmp_path / "out.pth", trust_pickle=True)  # the payload runs, then keys are missing
+        # the payload runs, then keys are missing
+        convert("gsdnet", src, tmp_path / "out.pth", trust_pickle=True)
     assert marker.read_text() == "pwned"
 
 
@@ -183,7 +184,8 @@ def test_poster_ir50_single_stage_numbering_loads(tmp_path):
     reports = model.pretrained_report
     assert any(k.startswith("body.21.") for k in reports["backbone"].unexpected)
     assert "output_layer.3.weight" in reports["backbone"].unexpected
-    assert reports["landmarks"].unexpected == ("output_layer.conv_6_dw.conv.weight", "output_layer.linear.weight")
+    assert reports["landmarks"].unexpected == ("output_layer.conv_6_dw.conv.weight",
+                                               "output_layer.linear.weight")
     assert torch.equal(model.backbones.ir.body3[13].res_layer[1].weight, ir["body.20.res_layer.1.weight"])
     assert torch.equal(model.backbones.landmarks.conv_6_sep.conv.weight, lm["conv_6_sep.conv.weight"])
     assert not any(p.requires_grad for p in model.backbones.landmarks.parameters())
@@ -193,12 +195,14 @@ def test_poster_v2_needs_its_own_staged_ir50(tmp_path):
     landmarks = tmp_path / "mobilefacenet_model_best.pth.tar"
     _landmark_file(landmarks)
     torch.save(_insightface_ir50_state(staged=True), tmp_path / "ir50_v2.pth")
-    model = create_model("poster_v2", 7, pretrained={"backbone": tmp_path / "ir50_v2.pth", "landmarks": landmarks})
+    model = create_model("poster_v2", 7,
+                         pretrained={"backbone": tmp_path / "ir50_v2.pth", "landmarks": landmarks})
     assert model.pretrained_report["backbone"].matched == len(IR50ThreeStage().state_dict())
     # POSTER's file would officially load only the stem, silently; here it is refused
     torch.save(_insightface_ir50_state(staged=False), tmp_path / "ir50_v1.pth")
     with pytest.raises(PretrainedMismatch, match=r"poster_v2 \(backbone\).*ir50_v1.pth: 285 keys missing"):
-        create_model("poster_v2", 7, pretrained={"backbone": tmp_path / "ir50_v1.pth", "landmarks": landmarks})
+        create_model("poster_v2", 7,
+                     pretrained={"backbone": tmp_path / "ir50_v1.pth", "landmarks": landmarks})
 
 
 def test_poster_needs_both_files_and_names_a_missing_one(tmp_path):
@@ -207,6 +211,7 @@ def test_poster_needs_both_files_and_names_a_missing_one(tmp_path):
         create_model("poster", 7, pretrained=tmp_path / "ir50.pth")
     with pytest.raises(ValueError, match=r"missing: \['landmarks'\]"):
         create_model("poster", 7, pretrained={"backbone": tmp_path / "ir50.pth"})
-    with pytest.raises(FileNotFoundError, match=r"'poster' .*mobilefacenet_model_best.pth.tar \(its landmarks\)"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"'poster' .*mobilefacenet_model_best.pth.tar \(its landmarks\)"):
         create_model("poster", 7, pretrained={"backbone": tmp_path / "ir50.pth",
                                               "landmarks": tmp_path / "mobilefacenet_model_best.pth.tar"})

@@ -15,7 +15,8 @@ SIZE = 112  # the input of DDAMFN, LNSU-Net and the POSTERs; 3×3 to 4×4 final 
 
 
 class TwoRegions(FERModel):
-    """Class 0 is the mean of input channel 0, class 1 of channel 1, both through a 1×1 conv (the CAM layer)."""
+    """Class 0 is the mean of input channel 0, class 1 of channel 1, both through a 1×1 conv (the CAM
+    layer)."""
 
     cam_target = CamTarget("features")
 

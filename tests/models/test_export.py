@@ -1,4 +1,5 @@
-"""ONNX export of best-checkpoint folders, verified with onnxruntime; every registered model (heavy ones slow)."""
+"""ONNX export of best-checkpoint folders, verified with onnxruntime; every registered model (the heavy
+ones marked slow)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from ferbench.cli import main
 from ferbench.export import ExportError, export_onnx, load_best
 from ferbench.models import FERModel, InputSpec, create_model, list_models
 
-# Exporting (tracing the graph) takes 30 s to 2 min per model on 2 shared cores for these.
-SLOW_EXPORT = {"poster", "poster_v2", "lnsu_net", "mfer", "ddamfn", "gsdnet", "efficientnet_b0", "efficientnet_b2"}
+# Exporting (tracing the graph) takes 15 s to 2 min per model on 2 shared cores: the fast subset exports DAN
+# here and ResNet-18 in the command test.
+FAST_EXPORT = {"dan"}
 CLASSES = ["a", "b", "c", "d", "e"]
 
 
@@ -37,15 +39,23 @@ def best_folder(path, name: str):
     path.mkdir(parents=True)
     torch.save(model.state_dict(), path / "best.pt")
     spec = model.input_spec
-    card = {"model": name, "dataset": "demo", "classes": CLASSES, "model_kwargs": {}, "input_size": size,
-            "input_spec": {"size": size, "mean": list(spec.mean), "std": list(spec.std), "bgr": spec.bgr},
-            "checkpoint": "best.pt", "checkpoint_sha256": hashlib.sha256((path / "best.pt").read_bytes()).hexdigest()}
+    card = {
+        "model": name,
+        "dataset": "demo",
+        "classes": CLASSES,
+        "model_kwargs": {},
+        "input_size": size,
+        "input_spec": {"size": size, "mean": list(spec.mean), "std": list(spec.std), "bgr": spec.bgr},
+        "checkpoint": "best.pt",
+        "checkpoint_sha256": hashlib.sha256((path / "best.pt").read_bytes()).hexdigest(),
+    }
     (path / "card.json").write_text(json.dumps(card))
     return path
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EXPORT else n
-                                  for n in list_models()])
+@pytest.mark.parametrize(
+    "name", [n if n in FAST_EXPORT else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
+)
 def test_the_onnx_graph_reproduces_torch(tmp_path, name):
     model, card = load_best(best_folder(tmp_path / "best", name))
     report = export_onnx(model, card, tmp_path / "model.onnx")
@@ -57,7 +67,9 @@ def test_the_onnx_graph_reproduces_torch(tmp_path, name):
     with torch.no_grad():
         want = model(x)["logits"].numpy()
     assert got.shape == (5, len(CLASSES)) and np.abs(got - want).max() <= 1e-4
-    meta = {p.key: p.value for p in onnx.load(tmp_path / "model.onnx", load_external_data=False).metadata_props}
+    meta = {
+        p.key: p.value for p in onnx.load(tmp_path / "model.onnx", load_external_data=False).metadata_props
+    }
     assert json.loads(meta["ferbench.classes"]) == CLASSES and meta["ferbench.model"] == name
 
 
@@ -68,8 +80,20 @@ def test_the_command_exports_and_reports_the_check(tmp_path, capsys):
     assert "image [N,3,224,224] RGB" in out and "logits [N,5] (a, b, c, d, e)" in out
     assert "verified with onnxruntime" in out and "tolerance 1e-04" in out
     # a graph that differs from torch by more than the tolerance is refused and not written
-    assert main(["export", "--checkpoint", str(folder), "--onnx", str(tmp_path / "strict.onnx"),
-                 "--tolerance", "0"]) == 2
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(folder),
+                "--onnx",
+                str(tmp_path / "strict.onnx"),
+                "--tolerance",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "does not reproduce torch" in capsys.readouterr().err and not (tmp_path / "strict.onnx").exists()
     assert main(["export", "--checkpoint", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]) == 2
     assert "card.json not found: not a best-checkpoint folder" in capsys.readouterr().err
@@ -92,6 +116,18 @@ class DataDependent(FERModel):
 
 
 def test_a_model_that_does_not_export_is_named_with_the_reason(tmp_path):
-    with pytest.raises(ExportError, match=r"data_dependent does not export to ONNX: torch.onnx.export failed with "):
-        export_onnx(DataDependent().eval(), {"model": "data_dependent", "classes": ["x", "y"]}, tmp_path / "d.onnx")
+    with pytest.raises(
+        ExportError, match=r"data_dependent does not export to ONNX: torch.onnx.export failed with "
+    ):
+        export_onnx(
+            DataDependent().eval(), {"model": "data_dependent", "classes": ["x", "y"]}, tmp_path / "d.onnx"
+        )
     assert not (tmp_path / "d.onnx").exists()
+
+
+def test_a_checkpoint_whose_torch_output_is_not_finite_is_refused_before_exporting(tmp_path):
+    model = create_model("resnet18", 2).eval()
+    with torch.no_grad():
+        model.net.fc.bias.fill_(float("nan"))
+    with pytest.raises(ExportError, match="torch itself gives non-finite logits"):
+        export_onnx(model, {"model": "resnet18", "classes": ["x", "y"]}, tmp_path / "r.onnx")

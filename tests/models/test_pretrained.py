@@ -37,7 +37,9 @@ def test_a_missing_file_names_model_part_file_and_the_configured_source(cfg, tmp
     msg = str(e.value)
     assert f"model 'ddamfn' starts from pretrained weights {tmp_path / 'mfn.pth'} (its backbone)" in msg
     assert cfg["pretrained"]["ddamfn_mfn_msceleb"]["source"] in msg
-    assert f"python -m ferbench.convert_weights --model ddamfn <downloaded file> {tmp_path / 'mfn.pth'}" in msg
+    assert (
+        f"python -m ferbench.convert_weights --model ddamfn <downloaded file> {tmp_path / 'mfn.pth'}" in msg
+    )
 
 
 def test_every_missing_file_is_named_before_anything_is_read(cfg, tmp_path):
@@ -67,8 +69,11 @@ def test_a_whole_pickled_module_is_refused(tmp_path):
 
 def test_the_load_report_is_printed_for_the_job_log(tmp_path, capsys):
     create_model("dan", 7, pretrained=_resnet18_file(tmp_path / "r18.pth"))
-    assert f"dan: backbone from {tmp_path / 'r18.pth'}: matched 120, missing 0, unexpected 2 (fc.weight, fc.bias)" \
+    assert (
+        f"dan: backbone from {tmp_path / 'r18.pth'}: matched 120, missing 0, unexpected 2 "
+        "(fc.weight, fc.bias)"
         in capsys.readouterr().out
+    )
 
 
 def test_register_model_takes_the_function_name():
@@ -89,7 +94,11 @@ def test_the_package_imports_every_model_module():
     """A new model file that is not imported in ``models/__init__.py`` would silently not be registered."""
     folder = Path(ferbench.models.__file__).parent
     modules = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_") and p.stem != "base")
-    code = "import sys, ferbench.models; print(' '.join(sorted(m.split('.')[-1] for m in sys.modules " \
-           "if m.startswith('ferbench.models.'))))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys, ferbench.models; print(' '.join(sorted(m.split('.')[-1] for m in sys.modules "
+        "if m.startswith('ferbench.models.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert modules and set(modules) <= set(out), set(modules) - set(out)

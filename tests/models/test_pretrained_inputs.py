@@ -19,8 +19,9 @@ def _config(wd, models: dict, table: dict):
     cfg = copy.deepcopy(TINY_DEMO)
     cfg["benchmark"].update(models=list(models), iterations=1)
     cfg["models"] = models
-    cfg["pretrained"] = {k: {"file": f, "source": f"the {k} page", "sha256": None, "converter": None}
-                         for k, f in table.items()}
+    cfg["pretrained"] = {
+        k: {"file": f, "source": f"the {k} page", "sha256": None, "converter": None} for k, f in table.items()
+    }
     return write_config(wd, "weights.yaml", cfg).name
 
 
@@ -31,22 +32,31 @@ def _dry_run(wd, target, cfg):
 
 def test_a_missing_weight_file_stops_the_dag_naming_file_model_and_source(tmp_path):
     wd = workflow_copy(tmp_path)
-    cfg = _config(wd, {"poster": {"pretrained": {"backbone": "ir50", "landmarks": "mfn"}}},
-                  {"ir50": "w/ir50.pth", "mfn": "w/mobilefacenet.tar"})
+    cfg = _config(
+        wd,
+        {"poster": {"pretrained": {"backbone": "ir50", "landmarks": "mfn"}}},
+        {"ir50": "w/ir50.pth", "mfn": "w/mobilefacenet.tar"},
+    )
     (wd / "w").mkdir()
     (wd / "w" / "ir50.pth").write_bytes(b"present")
     code, out = _dry_run(wd, "results/tables/accuracy.md", cfg)
     assert code != 0
     assert "WorkflowError" in out and "MissingInputException" not in out
-    assert ("model 'poster' starts from pretrained weights w/mobilefacenet.tar (its landmarks), which is missing. "
-            "Get it from the mfn page") in out
+    assert (
+        "model 'poster' starts from pretrained weights w/mobilefacenet.tar (its landmarks), which is "
+        "missing. "
+        "Get it from the mfn page"
+    ) in out
     assert "w/ir50.pth" not in out.split("WorkflowError")[1], "only the missing file is named"
 
 
 def test_every_weight_file_of_a_model_is_an_input_of_its_training_jobs(tmp_path):
     wd = workflow_copy(tmp_path)
-    cfg = _config(wd, {"poster": {"pretrained": {"backbone": "ir50", "landmarks": "mfn"}}},
-                  {"ir50": "w/ir50.pth", "mfn": "w/mobilefacenet.tar"})
+    cfg = _config(
+        wd,
+        {"poster": {"pretrained": {"backbone": "ir50", "landmarks": "mfn"}}},
+        {"ir50": "w/ir50.pth", "mfn": "w/mobilefacenet.tar"},
+    )
     (wd / "w").mkdir()
     for f in ("ir50.pth", "mobilefacenet.tar"):
         (wd / "w" / f).write_bytes(b"present")

@@ -107,7 +107,11 @@ def pretrained_inputs(wildcards):
     before a job is submitted, and a changed file reruns the job. A missing one stops the DAG saying where
     to get it (clearer than Snakemake's MissingInputException)."""
     files = fc.pretrained_files(config, wildcards.model)
-    missing = [w.missing_message(wildcards.model, p) for p, w in files.items() if not w.file.is_file()]
+    missing = [
+        w.missing_message(wildcards.model, p)
+        for p, w in files.items()
+        if not w.file.is_file()
+    ]
     if missing:
         raise WorkflowError("\n".join(missing))
     return {f"pretrained_{part}": str(w.file) for part, w in files.items()}

@@ -7,7 +7,8 @@ from ferbench.train import TrainJob, train
 with tee_output(snakemake.log[0]):
     w, p = snakemake.wildcards, snakemake.params
     # {part: WeightFile} at the paths Snakemake gives the inputs; checked and loaded by the model package
-    pretrained = {part: replace(f, file=Path(snakemake.input[f"pretrained_{part}"])) for part, f in p.pretrained.items()}
+    pretrained = {part: replace(f, file=Path(snakemake.input[f"pretrained_{part}"]))
+                  for part, f in p.pretrained.items()}
     metrics = train(
         TrainJob(
             model=w.model, dataset=w.dataset, iteration=int(w.iteration),

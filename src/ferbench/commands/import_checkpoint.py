@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-HELP = ("import an official trained checkpoint (DAN, DDAMFN, POSTER, POSTER++, Ada-DF, LNSU-Net, MFER, GSDNet) "
-        "as a best-checkpoint folder")
+HELP = ("import an official trained checkpoint (DAN, DDAMFN, POSTER, POSTER++, Ada-DF, LNSU-Net, MFER, "
+        "GSDNet) as a best-checkpoint folder")
 
 ALIGN_NOTE = ("The official model was trained on the dataset's own face crops (its authors' alignment and "
-              "resolution), not on ferbench's MTCNN alignment; `align` holds ferbench's defaults, which prediction "
-              "uses, so accuracy on ferbench-aligned faces may differ from the published one.")
+              "resolution), not on ferbench's MTCNN alignment; `align` holds ferbench's defaults, which "
+              "prediction uses, so accuracy on ferbench-aligned faces may differ from the published one.")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +24,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--model", required=True, choices=models_with_official_checkpoints())
     parser.add_argument("file", type=Path, help="the official checkpoint (.pth / .pt / .pth.tar)")
-    parser.add_argument("-o", "--out", required=True, type=Path, help="the folder to write best.pt and card.json")
-    parser.add_argument("--dataset", help="the dataset it was trained on (recorded in the card; without --classes "
-                                          "its own label order names the output units)")
+    parser.add_argument("-o", "--out", required=True, type=Path,
+                        help="the folder to write best.pt and card.json")
+    parser.add_argument("--dataset", help="the dataset it was trained on (recorded in the card; without "
+                                          "--classes its own label order names the output units)")
     parser.add_argument("--classes", nargs="+", metavar="CLASS",
                         help="class names in the order of the model's output units")
     parser.add_argument("--trust-pickle", action="store_true",
-                        help="unpickle a file that is not plain weights (runs code from it: trusted sources only)")
+                        help="unpickle a file that is not plain weights (runs code from it: trusted sources "
+                             "only)")
 
 
 def class_names(num_classes: int, classes: list[str] | None, dataset: str | None) -> tuple[list[str], str]:
@@ -41,13 +43,13 @@ def class_names(num_classes: int, classes: list[str] | None, dataset: str | None
         names, origin = list(classes), "--classes"
     elif dataset in DATASET_CLASSES:
         names = list(DATASET_CLASSES[dataset])
-        origin = (f"{dataset}'s own label order (ferbench.labels.DATASET_CLASSES), which the official label files "
-                  "use; give --classes if the model was trained with another order (e.g. ImageFolder's sorted "
-                  "folder names)")
+        origin = (f"{dataset}'s own label order (ferbench.labels.DATASET_CLASSES), which the official label "
+                  "files use; give --classes if the model was trained with another order (e.g. ImageFolder's "
+                  "sorted folder names)")
     else:
         known = ", ".join(sorted(DATASET_CLASSES))
-        raise ValueError(f"say what the {num_classes} output units are: --classes NAME ... in their order, or "
-                         f"--dataset with one of {known}" + (f" (not {dataset!r})" if dataset else ""))
+        raise ValueError(f"say what the {num_classes} output units are: --classes NAME ... in their order, "
+                         f"or --dataset with one of {known}" + (f" (not {dataset!r})" if dataset else ""))
     if len(names) != num_classes:
         raise ValueError(f"the checkpoint has {num_classes} output units but {len(names)} classes were given "
                          f"({origin.split(' ')[0]}: {names})")
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from ..models._pretrained import UntrustedPickle
 
     try:
-        card = import_checkpoint(args.model, args.file, args.out, args.dataset, args.classes, args.trust_pickle)
+        card = import_checkpoint(args.model, args.file, args.out, args.dataset, args.classes,
+                                 args.trust_pickle)
     except (CheckpointMismatch, UntrustedPickle, ValueError, FileNotFoundError) as e:
         print(f"ferbench import-checkpoint: {e}", file=sys.stderr)
         return 2

@@ -9,15 +9,15 @@ from ._ir50 import IR50ThreeStage, resize_like_official
 from ._mobilefacenet import LandmarkMobileFaceNet
 from ._pretrained import PretrainedPart
 
-# ``mobilefacenet_model_best.pth.tar``: the training checkpoint of the landmark net, weights under 'state_dict'
+# mobilefacenet_model_best.pth.tar: the training checkpoint of the landmark net, weights under 'state_dict'
 LANDMARKS = PretrainedPart(into="backbones.landmarks", key="state_dict")
 
 
 class FaceBackbones(nn.Module):
     """IR-50 on the image, frozen landmark MobileFaceNet on the same image resized to 112 (nearest).
 
-    The landmark net is frozen (``requires_grad=False``) but, as officially, its BatchNorm statistics follow the
-    model's train/eval mode. Built from random weights; the models declare the two weight files
+    The landmark net is frozen (``requires_grad=False``) but, as officially, its BatchNorm statistics follow
+    the model's train/eval mode. Built from random weights; the models declare the two weight files
     (``pretrained_parts``: ``backbone`` = IR-50, ``landmarks``). Without them the landmark net stays random:
     only useful for tests and for loading a whole trained checkpoint.
     """

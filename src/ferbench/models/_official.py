@@ -1,10 +1,10 @@
 """Trained whole-model checkpoints of the official repositories → ferbench models.
 
-Each model declares the layout of its official checkpoint (``FERModel.official_checkpoint``, in the spirit of
-timm's per-model ``checkpoint_filter_fn``): how the official key names map onto ours, which official keys belong
-to modules that never run (or are buffers derived from the architecture), which are second names of the same
-tensors. ``load_official`` applies it strictly: every key of our model must come from the file with its shape,
-and no key of the file may be left over beyond the declared ones.
+Each model declares the layout of its official checkpoint (``FERModel.official_checkpoint``, in the spirit
+of timm's per-model ``checkpoint_filter_fn``): how the official key names map onto ours, which official keys
+belong to modules that never run (or are buffers derived from the architecture), which are second names of
+the same tensors. ``load_official`` applies it strictly: every key of our model must come from the file with
+its shape, and no key of the file may be left over beyond the declared ones.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ class OfficialCheckpoint:
     first match wins; unmatched keys keep their name). ``dead``: regexes of official keys that are dropped
     (modules that never run in the official forward, buffers derived from the architecture). ``aliases``:
     ``(regex, replacement)`` turning a second name of a tensor into its first name; both must hold equal
-    tensors. ``convert(state, model)``: applied after renaming (e.g. timm's own filter for a timm sub-network).
-    ``classifier``: our key whose first dimension is the number of classes. ``kwargs(state)``: model kwargs
-    read from the (renamed) checkpoint, e.g. the number of heads. ``note``: said when keys are missing.
+    tensors. ``convert(state, model)``: applied after renaming (e.g. timm's own filter for a timm
+    sub-network). ``classifier``: our key whose first dimension is the number of classes.
+    ``kwargs(state)``: model kwargs read from the (renamed) checkpoint, e.g. the number of heads. ``note``:
+    said when keys are missing.
     """
 
     repo: str
@@ -62,8 +63,8 @@ class ImportReport:
 
     def __str__(self) -> str:
         where = f" (under {self.container_key!r})" if self.container_key else ""
-        return (f"{self.loaded} tensors loaded{where}; dropped {len(self.dead)} keys of declared dead modules "
-                f"and derived buffers, {len(self.aliases)} second names of loaded tensors")
+        return (f"{self.loaded} tensors loaded{where}; dropped {len(self.dead)} keys of declared dead "
+                f"modules and derived buffers, {len(self.aliases)} second names of loaded tensors")
 
 
 def weights_of(checkpoint: object, path: str | Path) -> tuple[State, str | None]:
@@ -104,7 +105,7 @@ def on_part(prefix: str, fn: Callable[[State, nn.Module], State]) -> Callable[[S
 
 
 def map_official(layout: OfficialCheckpoint, state: State) -> tuple[State, tuple[str, ...], tuple[str, ...]]:
-    """Renamed state, dropped dead keys, checked aliases (the name-only part of the map, before ``convert``)."""
+    """Renamed state, dropped dead keys, checked aliases: the name-only part of the map."""
     aliases = []
     for k in list(state):
         first = _rename(k, layout.aliases)
@@ -138,7 +139,8 @@ def load_official(name: str, path: str | Path, trust_pickle: bool = False) -> tu
     return official_model(name, load_torch_file(path, trust_pickle), str(path))
 
 
-def official_model(name: str, checkpoint: object, source: str = "the checkpoint") -> tuple[nn.Module, ImportReport]:
+def official_model(name: str, checkpoint: object,
+                   source: str = "the checkpoint") -> tuple[nn.Module, ImportReport]:
     """``load_official`` on a checkpoint already read. The number of classes (and kwargs such as the number of
     heads) come from the checkpoint."""
     layout: OfficialCheckpoint | None = getattr(model_class(name), "official_checkpoint", None)

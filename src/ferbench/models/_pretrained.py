@@ -1,6 +1,7 @@
 """Pretrained weight files, timm-style: each model declares the parts a weight file loads into
-(``FERModel.pretrained_parts``, like timm's pretrained cfg); ``load_pretrained`` is the one function that reads
-them (``weights_only=True``), checks their sha256, maps their keys and reports matched / missing / unexpected.
+(``FERModel.pretrained_parts``, like timm's pretrained cfg); ``load_pretrained`` is the one function that
+reads them (``weights_only=True``), checks their sha256, maps their keys and reports matched / missing /
+unexpected.
 Where the files come from is said only by the config's ``pretrained:`` table (``ferbench.config.WeightFile``).
 """
 
@@ -43,10 +44,11 @@ class LoadReport:
 class PretrainedPart:
     """One weight file of a model: the sub-module it fills and how the file's keys become ours.
 
-    ``into``: dotted path of the sub-module (``""`` = the whole model); ``key``: the file nests the weights under
-    it; ``remap(state, target)``: the published key layout → ours; ``keep``: key prefixes of the target that the
-    file does not provide and that keep their initialisation (a new classifier, heads). Every other key of the
-    target must come from the file with its shape; keys of the file left over are reported as unexpected.
+    ``into``: dotted path of the sub-module (``""`` = the whole model); ``key``: the file nests the weights
+    under it; ``remap(state, target)``: the published key layout → ours; ``keep``: key prefixes of the target
+    that the file does not provide and that keep their initialisation (a new classifier, heads). Every other
+    key of the target must come from the file with its shape; keys of the file left over are reported as
+    unexpected.
     """
 
     into: str = ""
@@ -94,8 +96,9 @@ def load_torch_file(path: str | Path, trust_pickle: bool = False):
         reason = next((line for line in lines if "GLOBAL" in line), lines[0]).split(". Please")[0]
         if not trust_pickle:
             raise UntrustedPickle(
-                f"{path} is not plain weights: reading it needs full unpickling, which runs code from the file "
-                f"({reason.strip()}). If the file comes from a source you trust, rerun with --trust-pickle."
+                f"{path} is not plain weights: reading it needs full unpickling, which runs code from the "
+                f"file ({reason.strip()}). If the file comes from a source you trust, rerun with "
+                "--trust-pickle."
             ) from None
     trusting(path, "not plain weights")
     return torch.load(path, map_location="cpu", weights_only=False)
@@ -130,8 +133,8 @@ def read_state_dict(path: str | Path, key: str | None = None) -> State:
 
 def load_matching(module: nn.Module, state: Mapping[str, Tensor], source: str = "",
                   keep: tuple[str, ...] = ()) -> LoadReport:
-    """Load ``state`` into ``module``; fail unless every key of ``module`` outside ``keep`` is matched with its
-    shape. Keys of ``state`` that are not loaded are reported as unexpected."""
+    """Load ``state`` into ``module``; fail unless every key of ``module`` outside ``keep`` is matched with
+    its shape. Keys of ``state`` that are not loaded are reported as unexpected."""
     own = {k: v for k, v in module.state_dict().items() if not k.startswith(keep)}
     missing = tuple(k for k in own if k not in state)
     wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
@@ -150,7 +153,8 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def weight_files(pretrained: Pretrained, parts: Mapping[str, PretrainedPart], model: str) -> dict[str, WeightFile]:
+def weight_files(pretrained: Pretrained, parts: Mapping[str, PretrainedPart],
+                 model: str) -> dict[str, WeightFile]:
     """``pretrained`` as one ``WeightFile`` per declared part; a bare path is the file of a one-part model."""
     if isinstance(pretrained, (str, Path, WeightFile)):
         if len(parts) != 1:

@@ -42,10 +42,10 @@ def create_model(name: str, num_classes: int, pretrained: Pretrained = None, **k
 
     ``pretrained``: ``None`` (from scratch; also what loading a whole checkpoint such as ``best.pt`` needs), a
     path (models that load one file), or ``{part: path or config.WeightFile}`` naming a file for every part
-    the model declares in ``pretrained_parts`` (``ferbench.config.pretrained_files`` gives this mapping from the
-    config). The files are read by :func:`load_pretrained`; its key report is kept as ``pretrained_report``.
-    The returned module is an ``FERModel``: ``forward`` returns a dict with ``logits`` plus the model's named
-    auxiliary outputs.
+    the model declares in ``pretrained_parts`` (``ferbench.config.pretrained_files`` gives this mapping from
+    the config). The files are read by :func:`load_pretrained`; its key report is kept as
+    ``pretrained_report``. The returned module is an ``FERModel``: ``forward`` returns a dict with ``logits``
+    plus the model's named auxiliary outputs.
     """
     model = _builder(name)(num_classes=num_classes, **kwargs)
     model.pretrained_report = load_pretrained(model, pretrained, name) if pretrained else None

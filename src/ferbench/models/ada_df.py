@@ -80,9 +80,9 @@ class AdaDF(FERModel):
         key="state_dict", remap=resnet18_to_branches,
         keep=("aux.fc.", "aux.attention.", "target.fc.", "target.attention."))}
     cam_target = CamTarget("target.layers")  # the predicting branch's 7×7 map
-    # train.py saves {'epoch', 'state_dict', 'acc', 'best_acc', 'optimizer', 'class_distributions'}: the stem as
-    # feature, branch_1 (aux, CE) and branch_2 (target) as timm ResNet children (layer2-4, pool, fc), registered
-    # a second time as branch_<b>_feature / branch_<b>_classifier; attention as alpha_1 / alpha_2
+    # train.py saves {'epoch', 'state_dict', 'acc', 'best_acc', 'optimizer', 'class_distributions'}: the
+    # stem as feature, branch_1 (aux, CE) and branch_2 (target) as timm ResNet children (layer2-4, pool, fc),
+    # registered a second time as branch_<b>_feature / branch_<b>_classifier; attention as alpha_1 / alpha_2
     official_checkpoint = OfficialCheckpoint(
         repo="taylor-xy0827/Ada-DF", classifier="target.fc.weight",
         rename=(

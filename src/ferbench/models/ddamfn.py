@@ -61,8 +61,8 @@ class DDAMFN(FERModel):
     input_spec = InputSpec(size=112)
     pretrained_parts = {"backbone": PretrainedPart(into="trunk")}  # converted from the whole-module pickle
     cam_target = CamTarget("trunk")  # the 7×7 map the heads gate
-    # rafdb_train.py (and DDAMFN++) save {'iter', 'model_state_dict', 'optimizer_state_dict'}: the MFN children
-    # up to conv_6_sep as features.0-8, heads as cat_head<i>.CoordAtt, the GDC as Linear
+    # rafdb_train.py (and DDAMFN++) save {'iter', 'model_state_dict', 'optimizer_state_dict'}: the MFN
+    # children up to conv_6_sep as features.0-8, heads as cat_head<i>.CoordAtt, the GDC as Linear
     official_checkpoint = OfficialCheckpoint(
         repo="SainingZhang/DDAMFN", classifier="fc.weight",
         rename=(

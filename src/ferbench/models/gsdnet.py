@@ -74,15 +74,16 @@ class GSDNet(FERModel):
     input_spec = InputSpec(size=224)
     pretrained_parts = {"backbone": PretrainedPart(into="backbone")}  # converted from the numpy pickle
     cam_target = CamTarget("backbone.layer4")  # the map of the deepest exit, which predicts
-    # train.py saves model.state_dict(): the caffe ResNet-50 and its exits inside `resnet`, exit k (1-4) as cm<k>
-    # (ACBAM gate [, 1×1 conv, BN]), fc_<k> (feature) and fc_<k>_<k> (logits)
+    # train.py saves model.state_dict(): the caffe ResNet-50 and its exits inside `resnet`, exit k (1-4) as
+    # cm<k> (ACBAM gate [, 1×1 conv, BN]), fc_<k> (feature) and fc_<k>_<k> (logits)
     official_checkpoint = OfficialCheckpoint(
         repo="Emy-cv/GSDNet", classifier="exits.3.cls.weight",
         rename=(
             (r"resnet\.(conv1|bn1|layer\d)\.", r"backbone.\1."),
             *((rf"resnet\.cm{k + 1}\.0\.ChannelGate\.{mlp}\.{i}\.", f"exits.{k}.gate.{mlp}.{i - 1}.")
               for k in range(4) for mlp in ("mlp", "mean_weight", "max_weight") for i in (1, 3)),
-            *((rf"resnet\.cm{k + 1}\.{i}\.", f"exits.{k}.project.{i - 1}.") for k in range(3) for i in (1, 2)),
+            *((rf"resnet\.cm{k + 1}\.{i}\.", f"exits.{k}.project.{i - 1}.")
+              for k in range(3) for i in (1, 2)),
             *(rule for k in range(4) for rule in ((rf"resnet\.fc_{k + 1}_{k + 1}\.", f"exits.{k}.cls."),
                                                   (rf"resnet\.fc_{k + 1}\.", f"exits.{k}.fc."))),
         ),

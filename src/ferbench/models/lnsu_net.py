@@ -62,8 +62,8 @@ class LNSUNet(FERModel):
                                                    remap=original_swin_to_timm)}
     # The normalised 7×7 tokens (NHWC) whose average feeds the head: Grad-CAM there is the model's own CAM.
     cam_target = CamTarget("norm", reshape=nhwc_to_nchw)
-    # train_exp.py saves {'epoch', 'global_step', 'local_step', 'state_dict_model', ...}: SwinTransFER with the
-    # original Swin as encoder (its face-ID head `feature` and final norm never run)
+    # train_exp.py saves {'epoch', 'global_step', 'local_step', 'state_dict_model', ...}: SwinTransFER with
+    # the original Swin as encoder (its face-ID head `feature` and final norm never run)
     official_checkpoint = OfficialCheckpoint(
         repo="zyh-uaiaaaa/Mine-Extra-Knowledge", classifier="head.weight",
         dead=(r"encoder\.norm\.", r"encoder\.feature\.", r".*\.relative_position_index$", r".*\.attn_mask$"),

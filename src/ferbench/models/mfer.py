@@ -76,8 +76,8 @@ class MFER(FERModel):
     # file passes unchanged)
     pretrained_parts = {"backbone": PretrainedPart(into="convnext", remap=checkpoint_filter_fn)}
     cam_target = CamTarget("attention.3")  # stage 4 after its attention module: the 7×7 map that is pooled
-    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of its ConvNeXt (original layout, the
-    # attention modules appended to stages 3 and 4); the heads (msc) live outside that model
+    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of its ConvNeXt (original layout,
+    # the attention modules appended to stages 3 and 4); the heads (msc) live outside that model
     official_checkpoint = OfficialCheckpoint(
         repo="XuJ1E/MFER", classifier="heads.0.fc2.weight",
         rename=(

@@ -123,7 +123,8 @@ class Poster(FERModel):
         rename=(
             (r"face_landback\.", "backbones.landmarks."),
             (r"ir_back\.input_layer\.", "backbones.ir.input_layer."),
-            *((rf"ir_back\.body\.{i}\.", f"backbones.ir.body{stage}.{j}.") for i, (stage, j) in enumerate(UNITS)),
+            *((rf"ir_back\.body\.{i}\.", f"backbones.ir.body{stage}.{j}.")
+              for i, (stage, j) in enumerate(UNITS)),
             (r"pyramid_fuse\.", "fuse."), (r"se_block\.", "se."), (r"head\.linear\.", "head."),
         ),
         dead=(r"face_landback\.output_layer\.", r"ir_back\.output_layer\.", r"pyramid_fuse\.cls_token$"),

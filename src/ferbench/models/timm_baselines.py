@@ -43,7 +43,8 @@ class TimmClassifier(FERModel):
         self.class_weighted = class_weighted
         self.net = timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
         classifier = self.net.pretrained_cfg["classifier"]
-        self.pretrained_parts = {"backbone": PretrainedPart(into="net", key=state_key, keep=(f"{classifier}.",))}
+        self.pretrained_parts = {"backbone": PretrainedPart(into="net", key=state_key,
+                                                            keep=(f"{classifier}.",))}
         self.cam_target = CamTarget(f"net.{cam_layer}")
 
     def forward(self, x):
@@ -72,7 +73,8 @@ class WeightedCrossEntropyObjective(Objective):
 
 @register_model
 def resnet18(num_classes: int, **kwargs) -> TimmClassifier:
-    return TimmClassifier("resnet18", num_classes, InputSpec(size=224), "layer4", state_key="state_dict", **kwargs)
+    return TimmClassifier("resnet18", num_classes, InputSpec(size=224), "layer4", state_key="state_dict",
+                          **kwargs)
 
 
 @register_model
