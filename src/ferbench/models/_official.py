@@ -127,7 +127,7 @@ def map_official(layout: OfficialCheckpoint, state: State) -> tuple[State, tuple
 
 
 def models_with_official_checkpoints() -> list[str]:
-    return [m for m in list_models() if getattr(model_class(m), "official_checkpoint", None)]
+    return [m for m in list_models() if getattr(model_class(m), "official_checkpoint", None) is not None]
 
 
 def load_official(name: str, path: str | Path, trust_pickle: bool = False) -> tuple[nn.Module, ImportReport]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from ._pretrained import LoadReport, PretrainedPart
+
+if TYPE_CHECKING:
+    from ._official import OfficialCheckpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -90,12 +94,13 @@ def nhwc_to_nchw(x: Tensor) -> Tensor:
 
 
 class FERModel(nn.Module):
-    """Base class: declares the input it expects, the weight files it starts from, where Grad-CAM looks, and
-    builds its own objective."""
+    """Base class: declares the input it expects, the weight files it starts from, where Grad-CAM looks, the
+    layout of its official trained checkpoint (if one was published), and builds its own objective."""
 
     input_spec: InputSpec = InputSpec()
     pretrained_parts: Mapping[str, PretrainedPart] = {}
     cam_target: CamTarget
+    official_checkpoint: OfficialCheckpoint | None = None
     pretrained_report: dict[str, LoadReport] | None = None
 
     def build_objective(self, class_counts: Sequence[int], **kwargs) -> Objective:
