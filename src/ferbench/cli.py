@@ -14,6 +14,8 @@ import sys
 # command -> module under ferbench.commands; listed here so readers (and --help) see them all
 COMMANDS = {
     "predict": "predict",
+    "import-checkpoint": "import_checkpoint",
+    "export": "export",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +77,48 @@ def recipe(cfg: Mapping, model: str) -> dict:
     return r
 
 
-def pretrained_file(cfg: Mapping, model: str) -> tuple[Path | None, dict | None]:
-    """The weights file a model starts from, and its table entry; (None, None) for ``none``."""
-    key = model_entry(cfg, model).get("pretrained", "none")
-    if key in (None, "none"):
-        return None, None
-    try:
-        entry = cfg["pretrained"][key]
-    except KeyError:
-        raise KeyError(f"model {model!r}: pretrained {key!r} is not in the `pretrained:` table") from None
-    return Path(entry["file"]), dict(entry)
+@dataclass(frozen=True)
+class WeightFile:
+    """A pretrained weight file as the config's ``pretrained:`` table describes it: the one place that says
+    where a file lives, where it comes from and its checksum (``null`` where none is published)."""
+
+    file: Path
+    source: str = "the table in resources/pretrained/README.md"
+    sha256: str | None = None
+    converter: str | None = None  # the `python -m ferbench.convert_weights --model` step it needs, if any
+    key: str | None = None  # its name in the table
+
+    def __str__(self) -> str:
+        return str(self.file)
+
+    def missing_message(self, model: str, part: str) -> str:
+        convert = (f", then convert it once with `python -m ferbench.convert_weights --model "
+                   f"{self.converter} <downloaded file> {self.file}`" if self.converter else "")
+        return (f"model {model!r} starts from pretrained weights {self.file} (its {part}), which is missing. "
+                f"Get it from {self.source}{convert} (see resources/pretrained/README.md). "
+                f"Or set `models: {{{model}: {{pretrained: none}}}}` in the config to train from scratch.")
+
+
+def pretrained_files(cfg: Mapping, model: str) -> dict[str, WeightFile]:
+    """The weight files a model starts from, by the part of the model each fills; {} for ``none``.
+
+    The model entry's ``pretrained`` is ``none``, a key of the ``pretrained:`` table (the model's
+    ``backbone``), or a mapping ``{part: key}`` for models that load several files (POSTER: ``backbone`` and
+    ``landmarks``).
+    """
+    spec = model_entry(cfg, model).get("pretrained", "none")
+    if spec in (None, "none"):
+        return {}
+    table = cfg.get("pretrained") or {}
+    out = {}
+    for part, key in ({"backbone": spec} if isinstance(spec, str) else spec).items():
+        if key not in table:
+            raise KeyError(f"model {model!r}: pretrained {key!r} (its {part}) is not in the `pretrained:` "
+                           f"table (defined: {', '.join(sorted(table))})")
+        entry = table[key]
+        out[part] = WeightFile(Path(entry["file"]), entry.get("source") or WeightFile.source,
+                               entry.get("sha256"), entry.get("converter"), key)
+    return out
 
 
 def should_fail(cfg: Mapping, model: str, dataset: str, iteration: int) -> bool:

@@ -1,16 +1,21 @@
-"""One-time conversion of published weight files that are not plain state dicts.
+"""One-time conversion of published weight files that are not plain state dicts, and the safe reading of
+published files in general.
 
 Some backbones are published as whole pickled modules (DDAMFN's ``MFN_msceleb.pth``, HSEmotion's
-EfficientNets) or as a pickle of numpy arrays (GSDNet's VGGFace2 ResNet-50). Unpickling runs code from the
-file, so training never does it: run this once on a file you trust, and point the config at the output, a
-plain state dict in our key layout that training reads with ``torch.load(weights_only=True)``::
+EfficientNets) or as a pickle of numpy arrays (GSDNet's VGGFace2 ResNet-50). Training never unpickles:
+run this once and point the config at the output, a plain state dict in our key layout that training reads
+with ``torch.load(weights_only=True)``::
 
-    python -m ferbench.convert_weights --model ddamfn MFN_msceleb.pth
-    resources/pretrained/ddamfn_mfn_msceleb.pth
+    python -m ferbench.convert_weights --model gsdnet vgg_msceleb_resnet50_ft_weight.pkl
+    resources/pretrained/gsdnet_vggface2_resnet50.pth
 
-Unpickling a whole module needs its class importable: pass ``--code-dir`` with the official repository's
-checkout (e.g. DDAMFN's, for ``networks.MixedFeatureNet``) or a compatible ``timm`` for HSEmotion's files.
-The converted dict is checked against our backbone before it is written: every backbone key must match.
+Reading is safe by default: torch files go through ``torch.load(weights_only=True)`` (plus the data-only
+types that published checkpoints hold, ``models._pretrained.SAFE_GLOBALS``), numpy pickles through an
+unpickler that rebuilds numpy arrays and nothing else. A whole pickled module cannot be read that way:
+unpickling it runs code from the file, so it needs ``--trust-pickle`` (on a file from a source you trust), and
+its classes importable: pass ``--code-dir`` with the official repository's checkout (e.g. DDAMFN's, for
+``networks.MixedFeatureNet``) or use a compatible ``timm`` for HSEmotion's files. The converted dict is
+checked against our backbone before it is written: every backbone key must match.
 """
 
 from __future__ import annotations
@@ -28,27 +33,50 @@ import torch
 from torch import Tensor, nn
 
 from .models._mixed_feature_net import MixedFeatureNetTrunk, is_unused_mfn_key
-from .models._pretrained import LoadReport, load_matching
+from .models._pretrained import LoadReport, UntrustedPickle, load_matching, load_torch_file, trusting
 from .models._resnet50_caffe import CaffeResNet50
 
 State = dict[str, Tensor]
 
+class _NumpyArraysOnly(pickle.Unpickler):
+    """Rebuilds numpy arrays, scalars and dicts; any other global (a function, a class) is refused.
+    (``_codecs.encode`` turns text back into the array bytes in pickles written by Python 3.)"""
 
-def unpickle_module(path: Path) -> State:
-    """A whole pickled module (or a dict holding one): its state dict. Runs the file's pickle code."""
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    ALLOWED = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for n in ("_reconstruct", "scalar")}
+    ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
+                ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a numpy array type")
+        return super().find_class(module, name)
+
+
+def unpickle_numpy_arrays(path: Path, trust_pickle: bool = False) -> State:
+    """A pickle of ``{name: numpy array}`` written under Python 2 (hence latin1)."""
+    with open(path, "rb") as f:
+        try:
+            arrays = _NumpyArraysOnly(f, encoding="latin1").load()
+        except pickle.UnpicklingError as e:
+            if not trust_pickle:
+                raise UntrustedPickle(f"{path} holds more than numpy arrays ({e}); reading it would run code "
+                                      "from the file. If it comes from a source you trust, rerun with "
+                                      "--trust-pickle.") from None
+            trusting(path, "more than numpy arrays")
+            f.seek(0)
+            arrays = pickle.load(f, encoding="latin1")
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def unpickle_module(path: Path, trust_pickle: bool = False) -> State:
+    """A whole pickled module (or a dict holding one or its state dict): its state dict."""
+    obj = load_torch_file(path, trust_pickle)
     if isinstance(obj, dict) and "state_dict" in obj:
         obj = obj["state_dict"]
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
     return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def unpickle_numpy_arrays(path: Path) -> State:
-    """A pickle of ``{name: numpy array}`` written under Python 2 (hence latin1)."""
-    with open(path, "rb") as f:
-        arrays = pickle.load(f, encoding="latin1")
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
 
 def mfn_trunk_keys(state: State) -> State:
@@ -73,7 +101,7 @@ def with_batch_counters(state: State, target: nn.Module) -> State:
 
 @dataclass(frozen=True)
 class Converter:
-    read: Callable[[Path], State]
+    read: Callable[[Path, bool], State]
     to_ours: Callable[[State], State]
     target: Callable[[], nn.Module]  # the backbone the model loads the converted file into
 
@@ -92,7 +120,7 @@ CONVERTERS: dict[str, Converter] = {
 }
 
 
-def convert(model: str, src: str | Path, dst: str | Path) -> LoadReport:
+def convert(model: str, src: str | Path, dst: str | Path, trust_pickle: bool = False) -> LoadReport:
     """Convert ``src`` for ``model`` into a plain state dict at ``dst``; return the key report (its
     ``unexpected`` lists the source keys that were left out: heads and modules that never run)."""
     try:
@@ -103,7 +131,7 @@ def convert(model: str, src: str | Path, dst: str | Path) -> LoadReport:
     if not src.is_file():
         raise FileNotFoundError(f"{src} not found")
     target = conv.target()
-    original = conv.read(src)
+    original = conv.read(src, trust_pickle)
     state = with_batch_counters(conv.to_ours(original), target)
     report = load_matching(target, state, f"{model}: {src}")
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
@@ -116,12 +144,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, choices=sorted(CONVERTERS))
     p.add_argument("--code-dir", help="directory put on sys.path so the pickled module's classes import")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="unpickle a file that is not plain weights (runs code from it: trusted sources only)")
     p.add_argument("src")
     p.add_argument("dst")
     args = p.parse_args(argv)
     if args.code_dir:
         sys.path.insert(0, args.code_dir)
-    report = convert(args.model, args.src, args.dst)
+    try:
+        report = convert(args.model, args.src, args.dst, args.trust_pickle)
+    except UntrustedPickle as e:
+        sys.exit(f"error: {e}")
     print(f"{args.model}: {report} -> {args.dst}")
     if report.unexpected:
         print(f"  left out (not in our backbone): {', '.join(report.unexpected[:20])}"

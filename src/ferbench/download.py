@@ -110,13 +110,3 @@ def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path, wor
     labels = {Path(f).relative_to(raw_dir).as_posix(): sha256sum(f) for f in label_files(entry, raw_dir)}
     return {**manifest, "dataset": dataset, "format": fmt, "n_files": len(files), "label_files": labels}
 
-
-def check_pretrained(model: str, path: Path, entry: Mapping[str, Any]) -> None:
-    """A missing or altered weights file stops the job, naming the file, the model and its source."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model {model!r} starts from pretrained weights {path}, which is missing. "
-            f"Get it from: {entry.get('source', 'see resources/pretrained/README.md')}. "
-            f"Or set `models: {{{model}: {{pretrained: none}}}}` in the config to train from scratch."
-        )
-    verify_sha256(path, entry.get("sha256"), f"pretrained weights of {model!r}")

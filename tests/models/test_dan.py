@@ -53,8 +53,8 @@ def _msceleb_resnet18_file(tmp_path):
 def test_msceleb_weights_load_into_the_trunk(tmp_path):
     path, state = _msceleb_resnet18_file(tmp_path)
     model = create_model("dan", 7, pretrained=path)
-    assert model.pretrained_report.unexpected == ("fc.weight", "fc.bias")
-    assert model.pretrained_report.matched == len(state) - 2
+    assert model.pretrained_report["backbone"].unexpected == ("fc.weight", "fc.bias")
+    assert model.pretrained_report["backbone"].matched == len(state) - 2
     assert torch.equal(model.trunk.conv1.weight, state["conv1.weight"])
 
 
@@ -62,10 +62,17 @@ def test_incomplete_weights_are_refused(tmp_path):
     path, state = _msceleb_resnet18_file(tmp_path)
     del state["layer4.1.bn2.weight"]
     torch.save({"state_dict": state}, path)
-    with pytest.raises(PretrainedMismatch, match="1 backbone keys missing"):
+    with pytest.raises(PretrainedMismatch, match="1 keys missing"):
         create_model("dan", 7, pretrained=path)
 
 
-def test_missing_file_names_the_model_and_the_source(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"dan: .*nowhere\.pth.*yaoing/DAN"):
-        create_model("dan", 7, pretrained=tmp_path / "nowhere.pth")
+def test_ada_df_branches_both_start_from_the_trunk(tmp_path):
+    path, state = _msceleb_resnet18_file(tmp_path)
+    model = create_model("ada_df", 7, pretrained=path)
+    report = model.pretrained_report["backbone"]
+    assert report.unexpected == ("fc.weight", "fc.bias")
+    assert report.matched == len(model.stem.state_dict()) + 2 * len(model.aux.layers.state_dict())
+    assert torch.equal(model.stem[4][1].conv2.weight, state["layer1.1.conv2.weight"])
+    for branch in (model.aux, model.target):
+        assert torch.equal(branch.layers[2][0].conv1.weight, state["layer4.0.conv1.weight"])
+    assert model.aux.layers[0][0].conv1.weight is not model.target.layers[0][0].conv1.weight

@@ -77,7 +77,7 @@ def test_start_0_loads_through_the_original_swin_key_map(tmp_path):
     path = tmp_path / "start_0.pt"
     torch.save({"state_dict_backbone": state}, path)
     model = create_model("lnsu_net", 7, pretrained=path)
-    report = model.pretrained_report
+    report = model.pretrained_report["backbone"]
     assert report.matched == len(model.encoder.state_dict())
     assert set(report.unexpected) == {"norm.weight", "norm.bias", "feature.0.weight", "feature.1.weight"}
     assert torch.equal(model.encoder.layers[1].downsample.reduction.weight,

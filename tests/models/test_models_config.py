@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ferbench.config import pretrained_files
 from ferbench.convert_weights import CONVERTERS
 from ferbench.models import create_model, list_models
 
@@ -25,7 +26,8 @@ def test_entry_kwargs_and_objective_are_accepted(catalogue, name):
     model.build_objective([5] * 7, **entry["objective"])
     for key in ("optimizer", "lr", "epochs", "batch_size"):
         assert key in entry["recipe"]
-    assert entry["pretrained"] == "none" or entry["pretrained"] in catalogue["pretrained"]
+    # one table entry for every part the model declares, and nothing else
+    assert set(pretrained_files(catalogue, name)) == set(model.pretrained_parts)
 
 
 def test_pretrained_table_points_into_resources_with_known_converters(catalogue):

@@ -65,7 +65,7 @@ def _check_selection():
             with_defaults(entry["format"], entry.get("options") or {}, dataset=d)
         for m in GRID.models:
             fc.recipe(config, m)
-            fc.pretrained_file(config, m)
+            fc.pretrained_files(config, m)
     except (KeyError, ValueError) as e:
         raise WorkflowError(e.args[0]) from None
 
@@ -299,6 +299,21 @@ def table_pages():
     names = [*layout.TABLE_METRICS, "significance"]
     names += [Path(t).stem for t in cross_tables()]
     return [res(layout.TABLE_PAGE.format(table=n)) for n in names]
+
+
+def pretrained_inputs(wildcards):
+    """The weight files a model starts from, as inputs of its training jobs (``pretrained_<part>``): checked
+    before a job is submitted, and a changed file reruns the job. A missing one stops the DAG saying where
+    to get it (clearer than Snakemake's MissingInputException)."""
+    files = fc.pretrained_files(config, wildcards.model)
+    missing = [
+        w.missing_message(wildcards.model, p)
+        for p, w in files.items()
+        if not w.file.is_file()
+    ]
+    if missing:
+        raise WorkflowError("\n".join(missing))
+    return {f"pretrained_{part}": str(w.file) for part, w in files.items()}
 
 
 def train_resources(key, default, scale=True):

@@ -1,6 +1,7 @@
 rule train:
     """One fold: a fresh model trained on the split's train part, selected on val, scored on test."""
     input:
+        unpack(pretrained_inputs),
         labels=res(layout.LABELS),
         cache=res(layout.CACHE),
         split=split_of,
@@ -27,7 +28,7 @@ rule train:
         model_kwargs=lambda wc: fc.model_entry(config, wc.model).get("kwargs") or {},
         objective_kwargs=lambda wc: fc.model_entry(config, wc.model).get("objective")
         or {},
-        pretrained=lambda wc: fc.pretrained_file(config, wc.model)[1],
+        pretrained=lambda wc: fc.pretrained_files(config, wc.model),
         device=config["train"]["device"],
         amp=config["train"]["amp"],
         input_size=config["train"].get("input_size"),

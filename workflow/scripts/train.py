@@ -1,17 +1,16 @@
+from dataclasses import replace
 from pathlib import Path
 
 from ferbench import __version__
-from ferbench.download import check_pretrained
 from ferbench.io import write_json
 from ferbench.logs import tee_output
 from ferbench.train import TrainJob, train
 
 with tee_output(snakemake.log[0]):
     w, p = snakemake.wildcards, snakemake.params
-    pretrained = None
-    if p.pretrained:
-        pretrained = Path(p.pretrained["file"])
-        check_pretrained(w.model, pretrained, p.pretrained)
+    # {part: WeightFile} at the paths Snakemake gives the inputs; checked and loaded by the model package
+    pretrained = {part: replace(f, file=Path(snakemake.input[f"pretrained_{part}"]))
+                  for part, f in p.pretrained.items()}
     metrics = train(
         TrainJob(
             model=w.model, dataset=w.dataset, iteration=int(w.iteration),

@@ -1,25 +1,27 @@
 """The model zoo: ``create_model(name, num_classes, pretrained=None, **kwargs)``.
 
-Importing this package imports every model module, which registers its names.
+Each model module registers its builders when imported; they are imported here, explicitly, as timm does, so
+readers and static tools see the whole zoo.
 """
 
-import importlib
-import pkgutil
-
+from . import ada_df, dan, ddamfn, gsdnet, lnsu_net, mfer, poster, poster_v2, timm_baselines  # noqa: F401
+from ._pretrained import LoadReport, PretrainedMismatch, PretrainedPart, load_pretrained
 from ._registry import create_model, list_models, register_model
-from .base import CrossEntropyObjective, EpochContext, FERModel, InputSpec, Objective
-
-for _mod in pkgutil.iter_modules(__path__):
-    if not _mod.name.startswith("_") and _mod.name != "base":
-        importlib.import_module(f"{__name__}.{_mod.name}")
+from .base import CamTarget, CrossEntropyObjective, EpochContext, FERModel, InputSpec, LogitsOnly, Objective
 
 __all__ = [
+    "CamTarget",
     "CrossEntropyObjective",
     "EpochContext",
     "FERModel",
     "InputSpec",
+    "LoadReport",
+    "LogitsOnly",
     "Objective",
+    "PretrainedMismatch",
+    "PretrainedPart",
     "create_model",
     "list_models",
+    "load_pretrained",
     "register_model",
 ]

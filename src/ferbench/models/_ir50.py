@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 STAGES = ((64, 64, 3), (64, 128, 4), (128, 256, 14))  # (in, out, units); the first unit of each has stride 2
+# POSTER's single numbering: unit ``body.<i>`` is unit ``UNITS[i] = (stage, j)``, i.e. ``body<stage>.<j>``
+UNITS = tuple((stage, j) for stage, (_, _, n) in enumerate(STAGES, 1) for j in range(n))
 
 
 class BottleneckIR(nn.Module):
@@ -63,20 +65,12 @@ def resize_like_official(x: Tensor, size: int) -> Tensor:
 def poster_ir50_to_staged(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """POSTER's single-stage numbering ``body.<i>`` → ``body1/2/3.<j>``; units of the 4th stage
     (``body.21``-``body.23``, absent from the network) keep their names and show up as unexpected."""
-    bounds = []
-    start = 0
-    for stage, (_, _, units) in enumerate(STAGES, 1):
-        bounds.append((start, start + units, stage))
-        start += units
 
     def rename(key: str) -> str:
         m = re.match(r"body\.(\d+)\.(.*)", key)
-        if not m:
+        if not m or int(m.group(1)) >= len(UNITS):
             return key
-        i = int(m.group(1))
-        for lo, hi, stage in bounds:
-            if lo <= i < hi:
-                return f"body{stage}.{i - lo}.{m.group(2)}"
-        return key
+        stage, j = UNITS[int(m.group(1))]
+        return f"body{stage}.{j}.{m.group(2)}"
 
     return {rename(k): v for k, v in state.items()}

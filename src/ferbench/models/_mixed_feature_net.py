@@ -82,6 +82,9 @@ class MixResidual(nn.Module):
 class MixedFeatureNetTrunk(nn.Module):
     """112×112 → ``[B,512,7,7]``."""
 
+    CHILDREN = ("conv1", "conv2_dw", "conv_23", "conv_3", "conv_34", "conv_4", "conv_45", "conv_5",
+                "conv_6_sep")
+
     def __init__(self):
         super().__init__()
         self.conv1 = ConvBlock(3, 64, 3, 2, 1)                                  # 56²

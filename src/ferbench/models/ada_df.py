@@ -34,9 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint
+from ._pretrained import PretrainedPart, State
 from ._registry import register_model
-from ._resnet18 import load_msceleb_resnet18, resnet18_trunk
-from .base import EpochContext, FERModel, InputSpec, Objective
+from ._resnet18 import resnet18_trunk
+from .base import CamTarget, EpochContext, FERModel, InputSpec, Objective
 
 
 class AttentiveBranch(nn.Module):
@@ -54,13 +56,47 @@ class AttentiveBranch(nn.Module):
         return att * self.fc(feat), att
 
 
+def resnet18_to_branches(state: State, model: nn.Module) -> State:
+    """ResNet-18 keys → the shared stem and both branches (each branch gets its own copy of layer2-4, so both
+    start from the same weights, as officially); the fc keys stay and are reported as unexpected."""
+    stem = {"conv1.": "stem.0.", "bn1.": "stem.1.", "layer1.": "stem.4."}
+    deep = {"layer2.": "layers.0.", "layer3.": "layers.1.", "layer4.": "layers.2."}
+    out = {}
+    for k, v in state.items():
+        prefix = next((p for p in (*stem, *deep) if k.startswith(p)), None)
+        if prefix in stem:
+            out[stem[prefix] + k.removeprefix(prefix)] = v
+        elif prefix in deep:
+            for branch in ("aux", "target"):
+                out[f"{branch}.{deep[prefix]}{k.removeprefix(prefix)}"] = v
+        else:
+            out[k] = v
+    return out
+
+
 class AdaDF(FERModel):
     input_spec = InputSpec(size=224)
+    pretrained_parts = {"backbone": PretrainedPart(
+        key="state_dict", remap=resnet18_to_branches,
+        keep=("aux.fc.", "aux.attention.", "target.fc.", "target.attention."))}
+    cam_target = CamTarget("target.layers")  # the predicting branch's 7×7 map
+    # train.py saves {'epoch', 'state_dict', 'acc', 'best_acc', 'optimizer', 'class_distributions'}: the
+    # stem as feature, branch_1 (aux, CE) and branch_2 (target) as timm ResNet children (layer2-4, pool, fc),
+    # registered a second time as branch_<b>_feature / branch_<b>_classifier; attention as alpha_1 / alpha_2
+    official_checkpoint = OfficialCheckpoint(
+        repo="taylor-xy0827/Ada-DF", classifier="target.fc.weight",
+        rename=(
+            (r"feature\.", "stem."),
+            *(rule for b, ours in ((1, "aux"), (2, "target")) for rule in (
+                (rf"branch_{b}\.4\.", f"{ours}.fc."), (rf"branch_{b}\.", f"{ours}.layers."),
+                (rf"alpha_{b}\.", f"{ours}.attention."))),
+        ),
+        aliases=((r"branch_(\d)_feature\.", r"branch_\1."), (r"branch_(\d)_classifier\.", r"branch_\1.4.")),
+    )
 
-    def __init__(self, num_classes: int, pretrained=None, freeze_stem: bool = True):
+    def __init__(self, num_classes: int, freeze_stem: bool = True):
         super().__init__()
         net = resnet18_trunk()
-        self.pretrained_report = load_msceleb_resnet18(net, pretrained, "ada_df") if pretrained else None
         self.stem = nn.Sequential(net.conv1, net.bn1, net.act1, net.maxpool, net.layer1)
         self.stem.requires_grad_(not freeze_stem)
         deep = nn.Sequential(net.layer2, net.layer3, net.layer4)
@@ -152,6 +188,6 @@ class AdaDFObjective(Objective):
         return loss, {"ce": ce.detach(), "kl": kl.detach(), "rank": rr.detach()}
 
 
-@register_model("ada_df")
-def ada_df(num_classes: int, pretrained=None, freeze_stem: bool = True) -> FERModel:
-    return AdaDF(num_classes, pretrained=pretrained, freeze_stem=freeze_stem)
+@register_model
+def ada_df(num_classes: int, freeze_stem: bool = True) -> AdaDF:
+    return AdaDF(num_classes, freeze_stem=freeze_stem)

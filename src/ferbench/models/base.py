@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+
+from ._pretrained import LoadReport, PretrainedPart
+
+if TYPE_CHECKING:
+    from ._official import OfficialCheckpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -71,10 +77,31 @@ class CrossEntropyObjective(Objective):
         return loss, {"ce": loss.detach()}
 
 
+@dataclass(frozen=True)
+class CamTarget:
+    """Where Grad-CAM looks (``ferbench.explain``), declared once per model like timm's ``feature_info``.
+
+    ``layer``: dotted path of the module whose output is weighed by its gradient; ``reshape``: for token
+    outputs, how they become a ``[B,C,H,W]`` map (pytorch-grad-cam's ``reshape_transform``).
+    """
+
+    layer: str
+    reshape: Callable[[Tensor], Tensor] | None = None
+
+
+def nhwc_to_nchw(x: Tensor) -> Tensor:
+    return x.permute(0, 3, 1, 2)
+
+
 class FERModel(nn.Module):
-    """Base class: declares the input it expects and builds its own objective."""
+    """Base class: declares the input it expects, the weight files it starts from, where Grad-CAM looks, the
+    layout of its official trained checkpoint (if one was published), and builds its own objective."""
 
     input_spec: InputSpec = InputSpec()
+    pretrained_parts: Mapping[str, PretrainedPart] = {}
+    cam_target: CamTarget
+    official_checkpoint: OfficialCheckpoint | None = None
+    pretrained_report: dict[str, LoadReport] | None = None
 
     def build_objective(self, class_counts: Sequence[int], **kwargs) -> Objective:
         """``class_counts`` come from the current training split, never from constants."""
@@ -82,3 +109,15 @@ class FERModel(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class LogitsOnly(nn.Module):
+    """A model as a plain ``x → logits`` module, for tools that expect one (pytorch-grad-cam, ONNX export):
+    ferbench models return a dict with ``logits`` and their auxiliary outputs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)["logits"]

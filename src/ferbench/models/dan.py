@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._official import OfficialCheckpoint, count_indices
 from ._registry import register_model
-from ._resnet18 import load_msceleb_resnet18, resnet18_trunk
-from .base import FERModel, InputSpec, Objective
+from ._resnet18 import MSCELEB_TRUNK, resnet18_trunk
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 
 def _conv_bn(cin: int, cout: int, kernel, padding) -> nn.Sequential:
@@ -87,11 +88,25 @@ class CrossAttentionHead(nn.Module):
 
 class DAN(FERModel):
     input_spec = InputSpec(size=224)
+    pretrained_parts = {"backbone": MSCELEB_TRUNK}
+    cam_target = CamTarget("trunk.layer4")  # the 7×7 map the heads attend to
+    # rafdb.py / affectnet.py save {'iter', 'model_state_dict', 'optimizer_state_dict'}: torchvision ResNet-18
+    # children as features.0-7 (conv1, bn1, relu, maxpool, layer1-4), heads as cat_head<i> (sa, ca)
+    official_checkpoint = OfficialCheckpoint(
+        repo="yaoing/DAN", classifier="fc.weight",
+        rename=(
+            (r"features\.0\.", "trunk.conv1."), (r"features\.1\.", "trunk.bn1."),
+            *((rf"features\.{i + 4}\.", f"trunk.layer{i + 1}.") for i in range(4)),
+            (r"cat_head(\d+)\.sa\.conv1x1\.", r"heads.\1.spatial.reduce."),
+            (r"cat_head(\d+)\.sa\.", r"heads.\1.spatial."),
+            (r"cat_head(\d+)\.ca\.attention\.", r"heads.\1.channel.gate."),
+        ),
+        kwargs=lambda state: {"num_head": count_indices(state, r"heads\.(\d+)\.")},
+    )
 
-    def __init__(self, num_classes: int, num_head: int = 4, pretrained=None):
+    def __init__(self, num_classes: int, num_head: int = 4):
         super().__init__()
         self.trunk = resnet18_trunk()
-        self.pretrained_report = load_msceleb_resnet18(self.trunk, pretrained, "dan") if pretrained else None
         self.heads = nn.ModuleList(CrossAttentionHead(512) for _ in range(num_head))
         self.fc = nn.Linear(512, num_classes)
         self.bn = nn.BatchNorm1d(num_classes)  # BatchNorm on the logits, as in the official model
@@ -149,6 +164,6 @@ class DANObjective(Objective):
         return loss, {"ce": ce.detach(), "affinity": aff.detach(), "partition": part.detach()}
 
 
-@register_model("dan")
-def dan(num_classes: int, pretrained=None, num_head: int = 4) -> FERModel:
-    return DAN(num_classes, num_head=num_head, pretrained=pretrained)
+@register_model
+def dan(num_classes: int, num_head: int = 4) -> DAN:
+    return DAN(num_classes, num_head=num_head)

@@ -29,13 +29,10 @@ from torch import Tensor, nn
 
 from ._mixed_feature_net import MixedFeatureNetTrunk
 from ._mobilefacenet import LinearBlock
-from ._pretrained import load_matching, read_pretrained
+from ._official import OfficialCheckpoint, count_indices
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import FERModel, InputSpec, Objective
-
-MFN_SOURCE = ("https://github.com/SainingZhang/DDAMFN (pretrained/MFN_msceleb.pth, a whole pickled module: "
-              "convert it once with "
-              "`python -m ferbench.convert_weights --model ddamfn MFN_msceleb.pth out.pth`)")
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 
 class DualDirectionAttention(nn.Module):
@@ -62,14 +59,28 @@ class DualDirectionAttention(nn.Module):
 
 class DDAMFN(FERModel):
     input_spec = InputSpec(size=112)
+    pretrained_parts = {"backbone": PretrainedPart(into="trunk")}  # converted from the whole-module pickle
+    cam_target = CamTarget("trunk")  # the 7×7 map the heads gate
+    # rafdb_train.py (and DDAMFN++) save {'iter', 'model_state_dict', 'optimizer_state_dict'}: the MFN
+    # children up to conv_6_sep as features.0-8, heads as cat_head<i>.CoordAtt, the GDC as Linear
+    official_checkpoint = OfficialCheckpoint(
+        repo="SainingZhang/DDAMFN", classifier="fc.weight",
+        rename=(
+            *((rf"features\.{i}\.", f"trunk.{n}.") for i, n in enumerate(MixedFeatureNetTrunk.CHILDREN)),
+            *((rf"cat_head(\d+)\.CoordAtt\.{official}\.", rf"heads.\1.{ours}.") for official, ours in (
+                ("Linear_h", "squeeze_h"), ("Linear_w", "squeeze_w"), ("conv1", "reduce"), ("bn1", "bn"),
+                ("conv2", "gate_h"), ("conv3", "gate_w"))),
+            (r"Linear\.", "gdc."),
+        ),
+        dead=(r"features\.\d+\.(.+\.)?conv_dw\.(bn|prelu)\.",  # every MDConv's BN + PReLU, never called
+              r"cat_head\d+\.CoordAtt\.Linear\.",  # each head's own 7×7 GDC, never called
+              r"bn\."),  # the BatchNorm1d on the logits, never called
+        kwargs=lambda state: {"num_head": count_indices(state, r"heads\.(\d+)\.")},
+    )
 
-    def __init__(self, num_classes: int, num_head: int = 2, pretrained=None):
+    def __init__(self, num_classes: int, num_head: int = 2):
         super().__init__()
         self.trunk = MixedFeatureNetTrunk()
-        self.pretrained_report = None
-        if pretrained:
-            state = read_pretrained(pretrained, "ddamfn", MFN_SOURCE)
-            self.pretrained_report = load_matching(self.trunk, state, f"ddamfn: {pretrained}")
         self.heads = nn.ModuleList(DualDirectionAttention(512) for _ in range(num_head))
         self.gdc = LinearBlock(512, 512, 7, groups=512)
         self.fc = nn.Linear(512, num_classes)
@@ -106,6 +117,6 @@ class DDAMFNObjective(Objective):
         return ce + self.attention_weight * att, {"ce": ce.detach(), "attention": att.detach()}
 
 
-@register_model("ddamfn")
-def ddamfn(num_classes: int, pretrained=None, num_head: int = 2) -> FERModel:
-    return DDAMFN(num_classes, num_head=num_head, pretrained=pretrained)
+@register_model
+def ddamfn(num_classes: int, num_head: int = 2) -> DDAMFN:
+    return DDAMFN(num_classes, num_head=num_head)

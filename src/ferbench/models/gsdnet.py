@@ -27,14 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._pretrained import load_matching, read_pretrained
+from ._official import OfficialCheckpoint
+from ._pretrained import PretrainedPart
 from ._registry import register_model
 from ._resnet50_caffe import CaffeResNet50
-from .base import FERModel, InputSpec, Objective
-
-VGGFACE2_SOURCE = ("VGGFace2 ResNet-50 'resnet50_ft' (MS-Celeb pre-trained, VGGFace2 fine-tuned) from "
-                   "https://github.com/cydonia999/VGGFace2-pytorch (vgg_msceleb_resnet50_ft_weight.pkl); "
-                   "convert it once with `python -m ferbench.convert_weights --model gsdnet <pkl> <out.pth>`")
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 
 def _gate_mlp(channels: int, reduction: int, out: int) -> nn.Sequential:
@@ -75,14 +72,26 @@ class Exit(nn.Module):
 
 class GSDNet(FERModel):
     input_spec = InputSpec(size=224)
+    pretrained_parts = {"backbone": PretrainedPart(into="backbone")}  # converted from the numpy pickle
+    cam_target = CamTarget("backbone.layer4")  # the map of the deepest exit, which predicts
+    # train.py saves model.state_dict(): the caffe ResNet-50 and its exits inside `resnet`, exit k (1-4) as
+    # cm<k> (ACBAM gate [, 1×1 conv, BN]), fc_<k> (feature) and fc_<k>_<k> (logits)
+    official_checkpoint = OfficialCheckpoint(
+        repo="Emy-cv/GSDNet", classifier="exits.3.cls.weight",
+        rename=(
+            (r"resnet\.(conv1|bn1|layer\d)\.", r"backbone.\1."),
+            *((rf"resnet\.cm{k + 1}\.0\.ChannelGate\.{mlp}\.{i}\.", f"exits.{k}.gate.{mlp}.{i - 1}.")
+              for k in range(4) for mlp in ("mlp", "mean_weight", "max_weight") for i in (1, 3)),
+            *((rf"resnet\.cm{k + 1}\.{i}\.", f"exits.{k}.project.{i - 1}.")
+              for k in range(3) for i in (1, 2)),
+            *(rule for k in range(4) for rule in ((rf"resnet\.fc_{k + 1}_{k + 1}\.", f"exits.{k}.cls."),
+                                                  (rf"resnet\.fc_{k + 1}\.", f"exits.{k}.fc."))),
+        ),
+    )
 
-    def __init__(self, num_classes: int, pretrained=None):
+    def __init__(self, num_classes: int):
         super().__init__()
         self.backbone = CaffeResNet50()
-        self.pretrained_report = None
-        if pretrained:
-            state = read_pretrained(pretrained, "gsdnet", VGGFACE2_SOURCE)
-            self.pretrained_report = load_matching(self.backbone, state, f"gsdnet: {pretrained}")
         self.exits = nn.ModuleList(Exit(c, num_classes) for c in (256, 512, 1024, 2048))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
@@ -114,6 +123,6 @@ class GSDObjective(Objective):
         return loss, {"ce": ce.detach(), "feature": feat.detach(), "kd": kd.detach()}
 
 
-@register_model("gsdnet")
-def gsdnet(num_classes: int, pretrained=None) -> FERModel:
-    return GSDNet(num_classes, pretrained=pretrained)
+@register_model
+def gsdnet(num_classes: int) -> GSDNet:
+    return GSDNet(num_classes)

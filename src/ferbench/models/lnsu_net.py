@@ -31,13 +31,10 @@ import torch
 from timm.models.swin_transformer import checkpoint_filter_fn
 from torch import Tensor, nn
 
-from ._pretrained import load_matching, read_pretrained
+from ._official import OfficialCheckpoint, on_part
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import HALF, FERModel, InputSpec, Objective
-
-START_0_SOURCE = ("the LNSU-Net README (https://github.com/zyh-uaiaaaa/Mine-Extra-Knowledge): "
-                  "Google Drive zip "
-                  "holding start_0.pt, the MS-Celeb face-ID Swin-T (key 'state_dict_backbone')")
+from .base import HALF, CamTarget, FERModel, InputSpec, Objective, nhwc_to_nchw
 
 
 def swin_t_112(drop_path_rate: float = 0.1) -> nn.Module:
@@ -60,14 +57,22 @@ def original_swin_to_timm(state: dict[str, Tensor], net: nn.Module) -> dict[str,
 class LNSUNet(FERModel):
     input_spec = InputSpec(size=112, mean=HALF, std=HALF)
 
-    def __init__(self, num_classes: int, pretrained=None, drop_path_rate: float = 0.1):
+    # start_0.pt: the face-ID Swin-T under 'state_dict_backbone', original Microsoft key layout
+    pretrained_parts = {"backbone": PretrainedPart(into="encoder", key="state_dict_backbone",
+                                                   remap=original_swin_to_timm)}
+    # The normalised 7×7 tokens (NHWC) whose average feeds the head: Grad-CAM there is the model's own CAM.
+    cam_target = CamTarget("norm", reshape=nhwc_to_nchw)
+    # train_exp.py saves {'epoch', 'global_step', 'local_step', 'state_dict_model', ...}: SwinTransFER with
+    # the original Swin as encoder (its face-ID head `feature` and final norm never run)
+    official_checkpoint = OfficialCheckpoint(
+        repo="zyh-uaiaaaa/Mine-Extra-Knowledge", classifier="head.weight",
+        dead=(r"encoder\.norm\.", r"encoder\.feature\.", r".*\.relative_position_index$", r".*\.attn_mask$"),
+        convert=on_part("encoder.", original_swin_to_timm),
+    )
+
+    def __init__(self, num_classes: int, drop_path_rate: float = 0.1):
         super().__init__()
         self.encoder = swin_t_112(drop_path_rate)
-        self.pretrained_report = None
-        if pretrained:
-            state = read_pretrained(pretrained, "lnsu_net", START_0_SOURCE, key="state_dict_backbone")
-            self.pretrained_report = load_matching(self.encoder, original_swin_to_timm(state, self.encoder),
-                                                   f"lnsu_net: {pretrained}")
         dim = self.encoder.num_features
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
@@ -116,6 +121,6 @@ class LNSUObjective(Objective):
         return lsr + self.flip_weight * flip, {"lsr": lsr.detach(), "flip": flip.detach()}
 
 
-@register_model("lnsu_net")
-def lnsu_net(num_classes: int, pretrained=None, drop_path_rate: float = 0.1) -> FERModel:
-    return LNSUNet(num_classes, pretrained=pretrained, drop_path_rate=drop_path_rate)
+@register_model
+def lnsu_net(num_classes: int, drop_path_rate: float = 0.1) -> LNSUNet:
+    return LNSUNet(num_classes, drop_path_rate=drop_path_rate)

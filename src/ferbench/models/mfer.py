@@ -33,14 +33,10 @@ from timm.loss import LabelSmoothingCrossEntropy
 from timm.models.convnext import checkpoint_filter_fn
 from torch import Tensor, nn
 
-from ._pretrained import load_matching, read_pretrained
+from ._official import OfficialCheckpoint, on_part
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import FERModel, InputSpec, Objective
-
-CONVNEXT_SOURCE = ("ImageNet ConvNeXt-B (MFER's MS-Celeb weights were never released): timm "
-                   "'convnext_base.fb_in1k' (https://huggingface.co/timm/convnext_base.fb_in1k, "
-                   "pytorch_model.bin) "
-                   "or https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224_ema.pth")
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 
 class GlobalLocalAttention(nn.Module):
@@ -76,17 +72,30 @@ class ScaleHead(nn.Module):
 class MFER(FERModel):
     input_spec = InputSpec(size=224)
     head_dims = (512, 768, 1024)
+    # ImageNet ConvNeXt-B; timm's filter turns the original facebookresearch layout into timm's (a timm-layout
+    # file passes unchanged)
+    pretrained_parts = {"backbone": PretrainedPart(into="convnext", remap=checkpoint_filter_fn)}
+    cam_target = CamTarget("attention.3")  # stage 4 after its attention module: the 7×7 map that is pooled
+    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of its ConvNeXt (original layout,
+    # the attention modules appended to stages 3 and 4); the heads (msc) live outside that model
+    official_checkpoint = OfficialCheckpoint(
+        repo="XuJ1E/MFER", classifier="heads.0.fc2.weight",
+        rename=(
+            *(rule for stage, index in ((2, 27), (3, 3)) for rule in (
+                (rf"stages\.{stage}\.{index}\.attn\.", f"attention.{stage}.local."),
+                (rf"stages\.{stage}\.{index}\.", f"attention.{stage}."))),
+            (r"msc\.", "heads."),
+            (r"(downsample_layers|stages|norm)\.", r"convnext.\1."),
+        ),
+        convert=on_part("convnext.", checkpoint_filter_fn),
+        note="MFER's train.py saves the ConvNeXt only, not its three classifier heads (msc): a complete "
+             "checkpoint holds them too, as msc.<i>.fc1/fc2 beside the ConvNeXt keys.",
+    )
 
-    def __init__(self, num_classes: int, pretrained=None, drop_path_rate: float = 0.25):
+    def __init__(self, num_classes: int, drop_path_rate: float = 0.25):
         super().__init__()
         self.convnext = timm.create_model("convnext_base", pretrained=False, num_classes=0,
                                           drop_path_rate=drop_path_rate, ls_init_value=1e-6)
-        self.pretrained_report = None
-        if pretrained:
-            state = read_pretrained(pretrained, "mfer", CONVNEXT_SOURCE)
-            # original facebookresearch layout → timm's; a timm-layout file passes unchanged
-            state = checkpoint_filter_fn(state, self.convnext)
-            self.pretrained_report = load_matching(self.convnext, state, f"mfer: {pretrained}")
         self.attention = nn.ModuleDict({"2": GlobalLocalAttention(512), "3": GlobalLocalAttention(1024)})
         self.heads = nn.ModuleList(ScaleHead(d, num_classes) for d in self.head_dims)
         for m in self.attention.modules():  # ConvNeXt's init reaches them officially; the heads keep torch's
@@ -132,6 +141,6 @@ class MFERObjective(Objective):
         return ls + self.feature_weight * feat, {"lsce": ls.detach(), "feature": feat.detach()}
 
 
-@register_model("mfer")
-def mfer(num_classes: int, pretrained=None, drop_path_rate: float = 0.25) -> FERModel:
-    return MFER(num_classes, pretrained=pretrained, drop_path_rate=drop_path_rate)
+@register_model
+def mfer(num_classes: int, drop_path_rate: float = 0.25) -> MFER:
+    return MFER(num_classes, drop_path_rate=drop_path_rate)

@@ -32,9 +32,12 @@ from timm.loss import LabelSmoothingCrossEntropy
 from torch import Tensor, nn
 
 from ._cross_attention import KVCrossAttention, SEGate, split_heads
-from ._face_backbones import FaceBackbones
+from ._face_backbones import LANDMARKS, FaceBackbones
+from ._ir50 import UNITS, poster_ir50_to_staged
+from ._official import OfficialCheckpoint, count_indices
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import FERModel, InputSpec, Objective
+from .base import CamTarget, FERModel, InputSpec, Objective
 
 N_IMG = 50  # 49 tokens + the mean "cls" token per stream
 N_TOKENS = 2 * N_IMG
@@ -107,11 +110,30 @@ class PyramidCrossFusion(nn.Module):
 
 class Poster(FERModel):
     input_spec = InputSpec(size=112, bgr=True)
+    pretrained_parts = {
+        "backbone": PretrainedPart(into="backbones.ir", remap=lambda state, _: poster_ir50_to_staged(state)),
+        "landmarks": LANDMARKS,
+    }
+    # The image tokens are a raw view of this map that mixes channels and positions (no token is a place), so
+    # Grad-CAM weighs the IR-50 map they are made from: 14×14, every image feature passes through it.
+    cam_target = CamTarget("backbones.ir.body3")
+    # train.py saves {'iter', 'model_state_dict', 'optimizer_state_dict'} of the DataParallel model
+    official_checkpoint = OfficialCheckpoint(
+        repo="zczcwh/POSTER", classifier="head.weight",
+        rename=(
+            (r"face_landback\.", "backbones.landmarks."),
+            (r"ir_back\.input_layer\.", "backbones.ir.input_layer."),
+            *((rf"ir_back\.body\.{i}\.", f"backbones.ir.body{stage}.{j}.")
+              for i, (stage, j) in enumerate(UNITS)),
+            (r"pyramid_fuse\.", "fuse."), (r"se_block\.", "se."), (r"head\.linear\.", "head."),
+        ),
+        dead=(r"face_landback\.output_layer\.", r"ir_back\.output_layer\.", r"pyramid_fuse\.cls_token$"),
+        kwargs=lambda state: {"depth": count_indices(state, r"fuse\.blocks\.(\d+)\.")},
+    )
 
-    def __init__(self, num_classes: int, pretrained=None, landmark_weights=None, depth: int = 8):
+    def __init__(self, num_classes: int, depth: int = 8):
         super().__init__()
-        self.backbones = FaceBackbones("poster", pretrained, landmark_weights)
-        self.pretrained_report = self.backbones.reports or None
+        self.backbones = FaceBackbones()
         self.ir_layer = nn.Linear(1024, 512)
         self.fuse = PyramidCrossFusion(512, depth)
         self.se = SEGate(512)
@@ -143,6 +165,6 @@ class PosterObjective(Objective):
         return ce + self.smoothing_weight * ls, {"ce": ce.detach(), "lsce": ls.detach()}
 
 
-@register_model("poster")
-def poster(num_classes: int, pretrained=None, landmark_weights=None) -> FERModel:
-    return Poster(num_classes, pretrained=pretrained, landmark_weights=landmark_weights)
+@register_model
+def poster(num_classes: int, depth: int = 8) -> Poster:
+    return Poster(num_classes, depth=depth)

@@ -33,9 +33,11 @@ from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
 from ._cross_attention import KVCrossAttention, SEGate, split_heads
-from ._face_backbones import FaceBackbones
+from ._face_backbones import LANDMARKS, FaceBackbones
+from ._official import OfficialCheckpoint
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from .base import FERModel, InputSpec
+from .base import CamTarget, FERModel, InputSpec
 
 
 class LandmarkGuidedWindow(nn.Module):
@@ -73,12 +75,33 @@ class PosterV2(FERModel):
     """The objective is the base class's plain cross-entropy, as officially."""
 
     input_spec = InputSpec(size=112)
+    pretrained_parts = {"backbone": PretrainedPart(into="backbones.ir"), "landmarks": LANDMARKS}
+    # main.py saves {'epoch', 'state_dict', 'best_acc', 'optimizer', 'recorder'} of the DataParallel model
+    official_checkpoint = OfficialCheckpoint(
+        repo="Talented-Q/POSTER_V2", classifier="head.weight",
+        rename=(
+            (r"face_landback\.", "backbones.landmarks."), (r"ir_back\.", "backbones.ir."),
+            (r"VIT\.se_block\.", "se."), (r"VIT\.head\.linear\.", "head."), (r"VIT\.", ""),
+            *(rule for n in range(3) for rule in (
+                (rf"conv{n + 1}\.", f"ir_down.{n}."),
+                (rf"window{n + 1}\.norm\.", f"windows.{n}.norm_in."),
+                (rf"attn{n + 1}\.qkv\.", f"windows.{n}.attn.kv."),
+                (rf"attn{n + 1}\.", f"windows.{n}.attn."),
+                (rf"ffn{n + 1}\.", f"windows.{n}."),
+            )),
+            (r"embed_q\.", "embed.0."), (r"embed_k\.0\.", "embed.1."), (r"embed_v\.proj\.", "embed.2."),
+        ),
+        dead=(r"face_landback\.output_layer\.", r"ir_back\.output_layer\.",
+              r"VIT\.(patch_embed|eca_block|CON1|IRLinear1|IRLinear2)\.", r"VIT\.blocks\.\d+\.conv\.",
+              r"attn\d\.relative_position_index$"),
+    )
 
-    def __init__(self, num_classes: int, pretrained=None, landmark_weights=None, embed_dim: int = 768,
-                 depth: int = 2):
+    def __init__(self, num_classes: int, embed_dim: int = 768, depth: int = 2):
         super().__init__()
-        self.backbones = FaceBackbones("poster_v2", pretrained, landmark_weights)
-        self.pretrained_report = self.backbones.reports or None
+        # Grad-CAM: the last block's input norm. Its 147 tokens (3 scales × 7×7 after the cls token) all reach
+        # the cls token through that block's attention; the block's output reaches the head by its cls only.
+        self.cam_target = CamTarget(f"blocks.{depth - 1}.norm1", reshape=lambda x: tokens_to_map(x[:, 1:], 3))
+        self.backbones = FaceBackbones()
         dims, heads, grids = (64, 128, 256), (2, 4, 8), (28, 14, 7)
         dpr = torch.linspace(0, 0.5, 5).tolist()
         self.ir_down = nn.ModuleList(_conv3x3_s2(d, d) for d in dims)
@@ -122,6 +145,15 @@ class PosterV2(FERModel):
         return {"logits": self.head(self.se(cls))}
 
 
-@register_model("poster_v2")
-def poster_v2(num_classes: int, pretrained=None, landmark_weights=None) -> FERModel:
-    return PosterV2(num_classes, pretrained=pretrained, landmark_weights=landmark_weights)
+def tokens_to_map(tokens: Tensor, scales: int) -> Tensor:
+    """[B, scales·H·W, C] (the scales' square grids one after the other) → [B, scales·C, H, W]: each scale's
+    channels stacked, so Grad-CAM's channel sum adds the scales' maps."""
+    b, n, c = tokens.shape
+    side = int(round((n // scales) ** 0.5))
+    grid = tokens.reshape(b, scales, side, side, c).permute(0, 1, 4, 2, 3)
+    return grid.reshape(b, scales * c, side, side)
+
+
+@register_model
+def poster_v2(num_classes: int) -> PosterV2:
+    return PosterV2(num_classes)

@@ -26,31 +26,26 @@ import timm
 import torch
 from torch import nn
 
-from ._pretrained import load_matching, read_pretrained
+from ._pretrained import PretrainedPart
 from ._registry import register_model
-from ._resnet18 import MSCELEB_RESNET18_SOURCE
-from .base import CrossEntropyObjective, FERModel, InputSpec, Objective
-
-HSEMOTION_SOURCE = ("HSEmotion (https://github.com/HSE-asavchenko/face-emotion-recognition, "
-                    "models/pretrained_faces/state_vggface2_enet0_new.pt / state_vggface2_enet2.pt); "
-                    "whole pickled timm modules: convert once "
-                    "with `python -m ferbench.convert_weights --model {name} <file.pt> <out.pth>`")
+from .base import CamTarget, CrossEntropyObjective, FERModel, InputSpec, Objective
 
 
 class TimmClassifier(FERModel):
-    def __init__(self, name: str, arch: str, num_classes: int, input_spec: InputSpec, pretrained=None,
-                 state_key=None, source: str = "", class_weighted: bool = False, **kwargs):
+    """A timm network with a new classifier. Its weight file fills everything but the classifier (timm's
+    ``pretrained_cfg['classifier']``, e.g. ``fc``); a pre-training head in the file is reported as unexpected.
+    ``state_key``: the file nests the weights under this key. ``cam_layer``: the last feature map."""
+
+    def __init__(self, arch: str, num_classes: int, input_spec: InputSpec, cam_layer: str,
+                 state_key: str | None = None, class_weighted: bool = False, **kwargs):
         super().__init__()
         self.input_spec = input_spec
         self.class_weighted = class_weighted
         self.net = timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
-        self.pretrained_report = None
-        if pretrained is not None:
-            # Load the trunk only: the pre-training head (e.g. an 8631-way fc) is reported as unexpected.
-            self.net.reset_classifier(0)
-            state = read_pretrained(pretrained, name, source, state_key)
-            self.pretrained_report = load_matching(self.net, state, f"{name}: {pretrained}")
-            self.net.reset_classifier(num_classes)
+        classifier = self.net.pretrained_cfg["classifier"]
+        self.pretrained_parts = {"backbone": PretrainedPart(into="net", key=state_key,
+                                                            keep=(f"{classifier}.",))}
+        self.cam_target = CamTarget(f"net.{cam_layer}")
 
     def forward(self, x):
         return {"logits": self.net(x)}
@@ -76,21 +71,20 @@ class WeightedCrossEntropyObjective(Objective):
         return loss, {"ce": loss.detach()}
 
 
-@register_model("resnet18")
-def resnet18(num_classes: int, pretrained=None, **kwargs) -> FERModel:
-    return TimmClassifier("resnet18", "resnet18", num_classes, InputSpec(size=224), pretrained,
-                          state_key="state_dict", source=MSCELEB_RESNET18_SOURCE, **kwargs)
+@register_model
+def resnet18(num_classes: int, **kwargs) -> TimmClassifier:
+    return TimmClassifier("resnet18", num_classes, InputSpec(size=224), "layer4", state_key="state_dict",
+                          **kwargs)
 
 
-@register_model("efficientnet_b0")
-def efficientnet_b0(num_classes: int, pretrained=None, **kwargs) -> FERModel:
-    return TimmClassifier("efficientnet_b0", "tf_efficientnet_b0", num_classes, InputSpec(size=224),
-                          pretrained, source=HSEMOTION_SOURCE.format(name="efficientnet_b0"),
-                          class_weighted=True, **kwargs)
+@register_model
+def efficientnet_b0(num_classes: int, **kwargs) -> TimmClassifier:
+    # HSEmotion's files are whole pickled modules: converted once by `ferbench.convert_weights`
+    return TimmClassifier("tf_efficientnet_b0", num_classes, InputSpec(size=224), "bn2", class_weighted=True,
+                          **kwargs)
 
 
-@register_model("efficientnet_b2")
-def efficientnet_b2(num_classes: int, pretrained=None, **kwargs) -> FERModel:
-    return TimmClassifier("efficientnet_b2", "tf_efficientnet_b2", num_classes, InputSpec(size=260),
-                          pretrained, source=HSEMOTION_SOURCE.format(name="efficientnet_b2"),
-                          class_weighted=True, **kwargs)
+@register_model
+def efficientnet_b2(num_classes: int, **kwargs) -> TimmClassifier:
+    return TimmClassifier("tf_efficientnet_b2", num_classes, InputSpec(size=260), "bn2", class_weighted=True,
+                          **kwargs)
