@@ -5,6 +5,7 @@ each model declares (``FERModel.cam_target``: the layer and, for token outputs, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,3 +35,20 @@ def gradcam(model: nn.Module, images: Tensor, targets: Sequence[int] | Tensor) -
             return cam(x, [ClassifierOutputTarget(int(t)) for t in targets])
     finally:
         model.train(was_training)
+
+
+def render_best(best_dir: str | Path, results_root: str | Path, labels: str | Path, images_npy: str | Path,
+                out: str | Path, k: int = 3, device: str = "cpu") -> list[Path]:
+    """The Grad-CAM grid of a best checkpoint (``results/best/{model}/{dataset}``) on its fold's test
+    images: up to ``k`` correct and ``k`` wrong per class, each map for the predicted class."""
+    from .figures.render import render_gradcam
+    from .predict import input_spec, load_checkpoint
+    from .train.augment import BatchAugment
+
+    model, card = load_checkpoint(best_dir, device)
+    prep = BatchAugment(None, input_spec(model, card), device)
+
+    def explain(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        return gradcam(model, prep.eval(torch.from_numpy(np.ascontiguousarray(images))), targets)
+
+    return render_gradcam(Path(results_root) / card["source"], labels, images_npy, out, explain, k=k)

@@ -7,7 +7,12 @@ from snakemake.utils import validate
 import ferbench.config as fc
 from ferbench import layout
 from ferbench.config_check import ConfigError, check_config
-from ferbench.datasets import MissingRawData, check_raw_files, get_adapter, with_defaults
+from ferbench.datasets import (
+    MissingRawData,
+    check_raw_files,
+    get_adapter,
+    with_defaults,
+)
 from ferbench.download import label_files, placed_by_user
 from ferbench.face_regions import VARIANTS
 from ferbench.grid import Grid

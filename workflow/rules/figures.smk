@@ -160,3 +160,34 @@ rule figure_faces:
         k=8,
     script:
         "../scripts/figure_faces.py"
+
+
+rule figure_gradcam:
+    """Grad-CAM maps of a best checkpoint on its fold's test images (pytorch-grad-cam)."""
+    input:
+        card=res(layout.BEST_CARD),
+        checkpoint=res(layout.BEST_CHECKPOINT),
+        labels=res(layout.LABELS),
+        images=res(layout.CACHE),
+        predictions=cell_files(layout.PREDICTIONS),
+    output:
+        **figure(
+            layout.GRADCAM,
+            "gradcam",
+            "Per model",
+            "{model}",
+            dataset="{dataset}",
+            figure="Grad-CAM",
+        ),
+    log:
+        log("figures", "gradcam/{model}/{dataset}"),
+    benchmark:
+        bench("figures", "gradcam/{model}/{dataset}")
+    conda:
+        FERBENCH_ENV
+    threads: 2
+    params:
+        results=lambda wc, input: layout.root_of(input.card, layout.BEST_CARD, **wc),
+        k=3,
+    script:
+        "../scripts/figure_gradcam.py"
