@@ -60,10 +60,11 @@ def test_the_demo_dag_end_to_end_then_nothing_to_do(demo_run):
     assert set(summary["model"]) == {"resnet18", "dan"}
     for model in ("resnet18", "dan"):
         assert (wd / "results" / "best" / model / "demo" / "card.json").is_file()
+        assert (wd / "results" / "best" / model / "demo" / "gradcam.png").is_file()
         for kind in ("confusion", "curves"):
             for ext in ("png", "pdf"):
                 assert (wd / "results" / "figures" / kind / model / f"demo.{ext}").is_file(), (kind, model, ext)
-    for name in ("per_class/demo", "data/demo", "data/demo_faces", "overview_accuracy",
+    for name in ("per_class/demo", "data/demo", "faces/demo", "overview_accuracy",
                  "overview_balanced_accuracy", "critical_difference_accuracy"):
         assert (wd / "results" / "figures" / f"{name}.png").is_file(), name
     assert (wd / "results" / "tables" / "significance.md").is_file()

@@ -39,7 +39,7 @@ EXPECTED = [
     "overview_accuracy",
     "overview_balanced_accuracy",
     "data/d",
-    "data/d_faces",
+    "faces/d",
 ]
 
 
@@ -135,7 +135,7 @@ rule all:
     input:
         expand(FIG + "/{{kind}}/{{model}}/d.png", kind=["confusion", "curves"], model=["a", "b"]),
         expand(FIG + "/overview_{{metric}}.png", metric=["accuracy", "balanced_accuracy"]),
-        FIG + "/per_class/d.png", FIG + "/data/d.png", FIG + "/data/d_faces.png",
+        FIG + "/per_class/d.png", FIG + "/data/d.png", FIG + "/faces/d.png",
 
 def figure(stem, caption, category):
     return {{"png": report(FIG + stem + ".png", caption=CAPTIONS + "/" + caption, category=category),
@@ -178,7 +178,7 @@ rule data:
 
 rule faces:
     input: labels="results/data/{{dataset}}/labels.parquet", images="results/data/{{dataset}}/images.npy"
-    output: **figure("/data/{{dataset}}_faces", "faces.rst", "data quality")
+    output: **figure("/faces/{{dataset}}", "faces.rst", "data quality")
     log: "results/logs/faces/{{dataset}}.log"
     params: k=4
     script: SCRIPTS + "/figure_faces.py"

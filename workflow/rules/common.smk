@@ -203,7 +203,7 @@ def figures():
     for m, d in GRID.cells():
         out += [
             res(p.format(model=m, dataset=d))
-            for p in (layout.FIG_CONFUSION, layout.FIG_CURVES)
+            for p in (layout.FIG_CONFUSION, layout.FIG_CURVES, layout.GRADCAM)
         ]
     for d in GRID.datasets:
         out += [

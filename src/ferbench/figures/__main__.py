@@ -78,7 +78,7 @@ def jobs(
             (
                 f"faces {dataset}",
                 lambda lab=labels, n=npy, d=dataset: render.render_faces(
-                    lab, out / "data" / f"{d}_faces", n if n.exists() else None
+                    lab, out / "faces" / d, n if n.exists() else None
                 ),
             )
         )
