@@ -78,7 +78,7 @@ def test_the_demo_dag_end_to_end_then_nothing_to_do(demo_run):
 def test_the_report_holds_tables_and_figures_with_captions(demo_run):
     wd, _ = demo_run
     html = (wd / "results" / "report.html").read_text()
-    for caption in ("mean ± population standard deviation over the folds", "Confusion matrix of",
+    for caption in ("population standard deviation over the folds, with the number of folds", "Confusion matrix of",
                     "Learning curves of", "Per-class test recall", "What the dataset", "Aligned faces of"):
         assert caption in html, caption
     for category in ("Tables", "Per dataset", "Per model", "Data quality"):
