@@ -10,9 +10,10 @@ trigger, so the clone's newer scripts do not retrain anything.
 
 Left out: ``resume/`` (state of unfinished folds), ``logs/`` (per-job logs: host-specific, a running
 job's is partial, and Snakemake never reads them), the temporary files of atomic writes, and with
-``--no-checkpoints`` every ``best.pt`` (then Snakemake would retrain the folds whose ``best.pt`` is
-missing, but ``ferbench verify`` passes and says what it could not check). The archive records this in
-``results/PACKED.json``.
+``--no-checkpoints`` every ``best.pt``: ``ferbench verify`` passes and says what it could not check, the
+table target has nothing to do, but any job that needs a missing ``best.pt`` (a best card rebuilt when
+the grid grows, or the file asked for) retrains its fold first. The archive records what it left out
+in ``results/PACKED.json``.
 """
 
 from __future__ import annotations
