@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -21,22 +20,17 @@ import pytest
 
 from ferbench import layout
 from ferbench.grid import Grid
-from ferbench.manifest import write_manifest
 from ferbench.merge import MergeRefused, merge, union_grid
 from ferbench.pack import is_checkpoint, members, pack
 from ferbench.schemas import read_split, read_split_meta, write_split
 from ferbench.verify import Folder, verify
-from sharing_runs import CONFIGS, TABLE, copy_results, fresh_clone, run_ok, tiny_config, trained
+from sharing_runs import (CONFIGS, TABLE, copy_results, ferbench, fresh_clone, reseal, run_ok, tiny_config,
+                          trained)
 from test_grid_changes import job_counts
 from workflow_helpers import snakemake
 
 MODEL_A, MODEL_B = "efficientnet_b0", "resnet18"
 NOTHING = "Nothing to be done"
-
-
-def ferbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ferbench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
 
 
 def failures(root: Path, evaluate: bool = False) -> list[str]:
@@ -83,12 +77,12 @@ def _folder(root: str, models, datasets, iterations, protocol="stratified") -> F
 def test_merged_grid_is_the_union_and_refuses_folds_no_folder_has():
     grid = union_grid([_folder("A", ["dan"], ["rafdb"], 3), _folder("B", ["poster"], ["rafdb"], 3)])
     assert grid.models == ("dan", "poster") and grid.datasets == ("rafdb",) and grid.iterations == 3
-    with pytest.raises(MergeRefused, match=r"\(dan, poster × rafdb, fer × 4 iterations\) needs 6 folds that no "
-                                           r"folder has: runs/dan/fer/0, .*, runs/poster/rafdb/3, runs/poster/fer/3\. "
-                                           r"Train them in one of the folders first"):
+    lacking = (r"\(dan, poster × rafdb, fer × 4 iterations\) needs 6 folds that no folder has: "
+               r"runs/dan/fer/0, .*, runs/poster/rafdb/3, runs/poster/fer/3\. Train them in one")
+    with pytest.raises(MergeRefused, match=lacking):
         union_grid([_folder("A", ["dan"], ["rafdb"], 4), _folder("B", ["poster"], ["rafdb", "fer"], 3)])
-    with pytest.raises(MergeRefused, match=r"dataset 'rafdb' is split with different protocols: stratified in A; "
-                                           r"crossval in B"):
+    two = r"dataset 'rafdb' is split with different protocols: stratified in A; crossval in B"
+    with pytest.raises(MergeRefused, match=two):
         union_grid([_folder("A", ["dan"], ["rafdb"], 3), _folder("B", ["poster"], ["rafdb"], 3, "crossval")])
 
 
@@ -138,7 +132,7 @@ def test_pack_without_checkpoints_verifies_and_says_so(run_a, tmp_path):
     archive = tmp_path / "small.tar.gz"
     record = pack(run_a / "results", archive, checkpoints=False)
     assert record["checkpoints_left_out"] == [f"best/{MODEL_A}/demo/best.pt",
-                                              f"runs/{MODEL_A}/demo/0/best.pt", f"runs/{MODEL_A}/demo/1/best.pt"]
+                                              *(f"runs/{MODEL_A}/demo/{i}/best.pt" for i in (0, 1))]
     with tarfile.open(archive) as tar:
         assert not [n for n in tar.getnames() if n.endswith(".pt")]
         packed = json.load(tar.extractfile("results/PACKED.json"))
@@ -185,7 +179,8 @@ def test_merge_deduplicates_identical_folds(run_a, tmp_path):
     report = merge([run_a / "results", copy], tmp_path / "merged")
     assert report.deduplicated == [f"runs/{MODEL_A}/demo/0", f"runs/{MODEL_A}/demo/1"]
     assert failures(tmp_path / "merged") == []
-    assert (tmp_path / "merged/tables/accuracy.md").read_text() == (run_a / "results/tables/accuracy.md").read_text()
+    table = "tables/accuracy.md"
+    assert (tmp_path / "merged" / table).read_text() == (run_a / "results" / table).read_text()
 
 
 @pytest.fixture(scope="module")
@@ -204,18 +199,14 @@ def run_b_other_split(run_b, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_merge_refuses_a_fold_trained_on_another_split(run_b, run_b_other_split, tmp_path):
-    res = ferbench("merge", str(run_b / "results"), str(run_b_other_split / "results"), "-o", str(tmp_path / "c"),
-                   cwd=tmp_path)
+    res = ferbench("merge", str(run_b / "results"), str(run_b_other_split / "results"), "-o",
+                   str(tmp_path / "c"), cwd=tmp_path)
     assert res.returncode == 1 and not (tmp_path / "c").exists()
     msg = res.stderr
     assert "splits/demo/stratified/1.parquet differs between" in msg, msg
     assert "these folds were trained on different splits" in msg
     assert msg.count(f"runs/{MODEL_B}/demo/1 in ") == 2, msg
     assert not list(tmp_path.glob(".c.*.tmp")), "a refused merge leaves nothing behind"
-
-
-def reseal(root: Path) -> None:
-    write_manifest(Folder.open(root).grid.sealed_files(root), root, root / layout.MANIFEST)
 
 
 @pytest.mark.slow
@@ -238,8 +229,8 @@ def test_merge_refuses_another_label_table_and_an_unsealed_folder(run_a, run_b, 
     schema = pq.read_schema(labels)
     table.loc[0, "label_name"] = "relabelled"
     pq.write_table(pa.Table.from_pandas(table, schema=schema, preserve_index=False), labels)
-    with pytest.raises(MergeRefused, match=r"does not match its MANIFEST.sha256 \(0 files missing, 1 changed, "
-                                           r"e.g. data/demo/labels.parquet\); run ferbench verify"):
+    unsealed = r"does not match its MANIFEST.sha256 \(0 files missing, 1 changed, e.g. data/demo/labels"
+    with pytest.raises(MergeRefused, match=unsealed):
         merge([run_a / "results", other], tmp_path / "c")
     reseal(other)
     with pytest.raises(MergeRefused) as err:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ferbench import layout
-from ferbench.manifest import write_manifest
-from ferbench.verify import Check, Folder, compare_predictions, verify
-from sharing_runs import copy_results, trained
+from ferbench.verify import Check, compare_predictions, verify
+from sharing_runs import copy_results, ferbench, reseal, trained
 from workflow_helpers import REPO
 
 MODEL = "efficientnet_b0"  # small checkpoints (16 MB): quick copies
@@ -32,16 +29,6 @@ def checks(root: Path, evaluate: bool = True) -> list[Check]:
 
 def failed(found: list[Check]) -> list[str]:
     return [str(c) for c in found if c.status == "FAIL"]
-
-
-def reseal(root: Path) -> None:
-    """Rewrite MANIFEST.sha256 over the files as they are now, as a forger would."""
-    write_manifest(Folder.open(root).grid.sealed_files(root), root, root / layout.MANIFEST)
-
-
-def ferbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ferbench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
 
 
 # -- fast: the parts that need no run --------------------------------------------------------------------
@@ -118,8 +105,8 @@ def test_a_tampered_metrics_json_is_caught(results, resealed):
     if resealed:
         reseal(results)
     bad = failed(checks(results, evaluate=False))
-    assert any(f"runs/{MODEL}/demo/0: metrics.json test_accuracy=0.99, recomputed from predictions.parquet" in b
-               for b in bad), bad
+    assert any(f"runs/{MODEL}/demo/0: metrics.json test_accuracy=0.99, recomputed from predictions.parquet"
+               in b for b in bad), bad
     assert any(f"runs/{MODEL}/demo/0/metrics.json changed" in b for b in bad) != resealed, bad
     # the summary was built from the true value: it no longer matches the folds
     assert any(b.startswith("FAIL tables/summary.csv: differs") for b in bad), bad
@@ -201,13 +188,14 @@ def test_predictions_inconsistent_with_metrics_are_caught(results):
     a, b = classes[old], classes[new]
     df.at[row, a], df.at[row, b] = df.at[row, b], df.at[row, a]
     df.at[row, "predicted"] = new
-    pq.write_table(pa.Table.from_pandas(df, schema=table.schema, preserve_index=False), fold / "predictions.parquet")
+    pq.write_table(pa.Table.from_pandas(df, schema=table.schema, preserve_index=False),
+                   fold / "predictions.parquet")
     reseal(results)
     found = checks(results)
     bad = failed(found)
     source = card(results)["source"]
-    assert any(f"FAIL {source}: metrics.json test_accuracy=" in b and "recomputed from predictions.parquet" in b
-               for b in bad), bad
+    assert any(f"FAIL {source}: metrics.json test_accuracy=" in b and "recomputed from predictions.parquet"
+               in b for b in bad), bad
     reeval = next(c for c in found if c.subject == f"best/{MODEL}/demo re-evaluation")
     assert reeval.status == "FAIL" and "9 predicted labels equal" in reeval.detail, reeval
 
@@ -232,7 +220,8 @@ def test_folds_of_different_code_or_settings_are_warned_about(results):
     reseal(results)
     found = {c.subject: c for c in checks(results, evaluate=False)}
     assert not failed(list(found.values())), failed(list(found.values()))
-    assert found["code versions"].status == "WARN" and "0.0.9 @ abc123+dirty (1 folds)" in found["code versions"].detail
+    versions = found["code versions"]
+    assert versions.status == "WARN" and "0.0.9 @ abc123+dirty (1 folds)" in versions.detail
     settings = found[f"{MODEL} settings"]
     assert settings.status == "WARN" and f"recipe.lr: runs/{MODEL}/demo/0 " in settings.detail
     assert f"runs/{MODEL}/demo/1 0.5" in settings.detail

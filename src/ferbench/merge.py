@@ -67,7 +67,8 @@ class MergeReport:
         return out
 
 
-def merge(sources: Sequence[str | Path], out: str | Path, config_out: str | Path | None = None) -> MergeReport:
+def merge(sources: Sequence[str | Path], out: str | Path,
+          config_out: str | Path | None = None) -> MergeReport:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise MergeRefused(f"{out} exists: merge writes a new results folder")
@@ -109,7 +110,8 @@ def _open(path: str | Path) -> Folder:
     missing, changed, not_packed = manifest_problems(folder)
     if missing or changed:
         raise MergeRefused(f"{path} does not match its {layout.MANIFEST} ({len(missing)} files missing, "
-                           f"{len(changed)} changed, e.g. {(missing + changed)[0]}); run ferbench verify {path}")
+                           f"{len(changed)} changed, e.g. {(missing + changed)[0]}); "
+                           f"run ferbench verify {path}")
     if not_packed:
         raise MergeRefused(f"{path} was unpacked from an archive made without checkpoints "
                            f"({len(not_packed)} best.pt absent): the merged best checkpoints need them")
@@ -126,7 +128,8 @@ def union_grid(folders: Sequence[Folder]) -> Grid:
             raise MergeRefused(f"dataset {d!r} is split with different protocols: " +
                                "; ".join(f"{p} in {', '.join(s)}" for p, s in seen.items()))
     datasets = _ordered(d for f in folders for d in f.grid.datasets)
-    grid = Grid(datasets, _ordered(m for f in folders for m in f.grid.models), max(f.grid.iterations for f in folders),
+    models = _ordered(m for f in folders for m in f.grid.models)
+    grid = Grid(datasets, models, max(f.grid.iterations for f in folders),
                 tuple((d, next(iter(protocols[d]))) for d in datasets))
     have = {fold for f in folders for fold in f.grid.folds()}
     if lacking := [fold for fold in grid.folds() if fold not in have]:
@@ -159,21 +162,23 @@ def _one_content(having: Sequence[Folder], rel: str, why: str) -> None:
                                                                   digests.items()) + f": {why}")
 
 
-def plan(folders: Sequence[Folder], grid: Grid) -> tuple[dict[str, Path], dict[str, Path], dict[str, list[str]],
-                                                          list[str]]:
+def plan(folders: Sequence[Folder],
+         grid: Grid) -> tuple[dict[str, Path], dict[str, Path], dict[str, list[str]], list[str]]:
     """What to copy: (files, folders) as {relative path: source path}, the folds taken from each
     folder, and the folds deduplicated. Refuses what cannot share one benchmark."""
     files: dict[str, Path] = {}
     dirs: dict[str, Path] = {}
     for d in grid.datasets:
         users = [f for f in folders if d in f.grid.datasets]
-        trained = "; ".join(f"{_fold_list([x for x in f.grid.folds() if x[1] == d], 4)} in {_name(f)}" for f in users)
+        trained = "; ".join(f"{_fold_list([x for x in f.grid.folds() if x[1] == d], 4)} in {_name(f)}"
+                            for f in users)
         base = fc.split_variant(d)[0]
-        upstream = [p.format(base=base) for p in UPSTREAM_OF_BASE] + [p.format(dataset=d) for p in UPSTREAM_OF_DATASET]
+        upstream = ([p.format(base=base) for p in UPSTREAM_OF_BASE]
+                    + [p.format(dataset=d) for p in UPSTREAM_OF_DATASET])
         for rel in upstream:
             having = [f for f in users if f.path(rel).is_file()]
-            _one_content(having, rel, f"the folders were made from different data or alignment/label settings, "
-                         f"and folds trained on different data cannot share a table ({trained})")
+            _one_content(having, rel, "the folders were made from different data or alignment/label "
+                         f"settings, and folds trained on different data cannot share a table ({trained})")
             if having:
                 files[rel] = _oldest(having, rel)
         aligned = layout.ALIGNED_IMAGES.format(base=base)
@@ -200,8 +205,8 @@ def plan(folders: Sequence[Folder], grid: Grid) -> tuple[dict[str, Path], dict[s
         if differ:
             raise MergeRefused(
                 f"fold {fold} is in {' and '.join(_name(f) for f in having)} with different files "
-                f"({', '.join(differ)}): it was trained twice. Keep one: remove {m!r} (or this dataset) from one "
-                "folder's config and rebuild its tables there, then merge")
+                f"({', '.join(differ)}): it was trained twice. Keep one: remove {m!r} (or this dataset) from "
+                "one folder's config and rebuild its tables there, then merge")
         if len(having) > 1:
             dedup.append(fold)
         for r in rels:
@@ -266,4 +271,5 @@ def seal(root: Path, grid: Grid, config: dict, folders: Sequence[Folder], proven
                              root / layout.PROVENANCE, provenance_extra)
     write_manifest(grid.sealed_files(root), root, root / layout.MANIFEST)
     for metric in layout.TABLE_METRICS:
-        write_table(root / layout.SUMMARY, metric, grid.datasets, grid.models, layout.table_path(root, metric))
+        write_table(root / layout.SUMMARY, metric, grid.datasets, grid.models,
+                    layout.table_path(root, metric))

@@ -82,8 +82,9 @@ def pack(root: str | Path, out: str | Path, checkpoints: bool = True) -> dict:
     root, out = Path(root), Path(out)
     for sealed in (layout.MANIFEST, layout.PROVENANCE):
         if not (root / sealed).is_file():
-            raise FileNotFoundError(f"{root / sealed} not found: only a sealed results folder can be packed "
-                                    "(build the tables first: snakemake results/tables/accuracy.md --configfile ...)")
+            raise FileNotFoundError(
+                f"{root / sealed} not found: only a sealed results folder can be packed (build the tables "
+                "first: snakemake results/tables/accuracy.md --configfile ...)")
     if out.resolve().is_relative_to(root.resolve()):
         raise ValueError(f"{out} is inside {root}: write the archive elsewhere")
     keep, dropped = members(root, checkpoints)

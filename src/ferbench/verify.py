@@ -178,7 +178,8 @@ def check_manifest(folder: Folder) -> Iterator[Check]:
     needed = [Path(f).relative_to(folder.root).as_posix() for f in folder.grid.sealed_files(folder.root)]
     unlisted = [r for r in needed if r not in folder.manifest]
     for r in unlisted:
-        yield Check("FAIL", layout.MANIFEST, f"does not list {r}, which the grid of {layout.PROVENANCE} needs")
+        yield Check("FAIL", layout.MANIFEST,
+                    f"does not list {r}, which the grid of {layout.PROVENANCE} needs")
     if not_packed:
         yield Check("SKIP", layout.MANIFEST, f"{len(not_packed)} checkpoints (.pt) were not packed "
                     f"({layout.PACKED}): their sha256 and the re-evaluation cannot be checked")
@@ -277,7 +278,8 @@ def _against_split(folder: Folder, preds: pd.DataFrame, labels: pd.DataFrame, da
                             f"({len(have - want)} extra, {len(want - have)} missing)")
     truth = labels.set_index("image_id")["label"]
     known = preds["image_id"].isin(truth.index)
-    wrong = int((preds.loc[known, "true"].to_numpy() != truth.loc[preds.loc[known, "image_id"]].to_numpy()).sum())
+    expected = truth.loc[preds.loc[known, "image_id"]].to_numpy()
+    wrong = int((preds.loc[known, "true"].to_numpy() != expected).sum())
     if wrong:
         problems.append(f"predictions.parquet: {wrong} rows whose true label differs from the label table")
     return problems
@@ -291,8 +293,8 @@ def _recorded_hashes(folder: Folder, metrics: dict, wc: dict) -> list[str]:
     if recorded and folder.path(ckpt).is_file() and folder.sha256(ckpt) != recorded:
         problems.append(f"best.pt has sha256 {folder.sha256(ckpt)[:12]}…, its training job wrote "
                         f"{recorded[:12]}…: the checkpoint was replaced")
-    prov_path = folder.path(layout.FOLD_PROVENANCE.format(**wc))
-    inputs = (folder.json(layout.FOLD_PROVENANCE.format(**wc)).get("inputs") or {}) if prov_path.is_file() else {}
+    prov_rel = layout.FOLD_PROVENANCE.format(**wc)
+    inputs = (folder.json(prov_rel).get("inputs") or {}) if folder.path(prov_rel).is_file() else {}
     for role, pattern in FOLD_INPUTS.items():
         entry = inputs.get(role) if isinstance(inputs, dict) else None
         rel = pattern.format(protocol=folder.grid.protocol(wc["dataset"]), **wc)
@@ -321,12 +323,13 @@ def check_tables(folder: Folder) -> Iterator[Check]:
     for rel, text in rebuilt.items():
         path = folder.path(rel)
         if not path.is_file() and rel != layout.SUMMARY:  # a table target not built yet proves nothing
-            yield Check("SKIP", rel, f"not built (snakemake {layout.RESULTS}/{rel} --configfile ... builds it "
-                        "from these folds, training nothing)")
+            yield Check("SKIP", rel, f"not built (snakemake {layout.RESULTS}/{rel} --configfile ... "
+                        "builds it from these folds, training nothing)")
         elif not path.is_file():
             yield Check("FAIL", rel, "missing")
         elif (have := path.read_text(encoding="utf-8")) != text:
-            yield Check("FAIL", rel, f"differs from the table rebuilt from the folds: {_first_difference(have, text)}")
+            yield Check("FAIL", rel,
+                        f"differs from the table rebuilt from the folds: {_first_difference(have, text)}")
         else:
             yield Check("PASS", rel, "identical to the one rebuilt from the folds")
 
@@ -368,8 +371,10 @@ def best_problems(folder: Folder, model: str, dataset: str) -> tuple[list[str], 
     metrics = folder.json(f"{source}/metrics.json")
     expected = {"model": model, "dataset": dataset, "iteration": int(row["iteration"]),
                 "classes": metrics["classes"], "val_accuracy": metrics["best_val_accuracy"],
-                "test_accuracy": metrics["test_accuracy"], "test_balanced_accuracy": metrics["test_balanced_accuracy"]}
-    problems += [f"card.json {k}={card.get(k)!r}, the fold has {v!r}" for k, v in expected.items() if card.get(k) != v]
+                "test_accuracy": metrics["test_accuracy"],
+                "test_balanced_accuracy": metrics["test_balanced_accuracy"]}
+    problems += [f"card.json {k}={card.get(k)!r}, the fold has {v!r}"
+                 for k, v in expected.items() if card.get(k) != v]
     digest = card.get("checkpoint_sha256")
     checked = []
     for what, rel in (("best.pt", layout.BEST_CHECKPOINT.format(model=model, dataset=dataset)),
@@ -379,7 +384,8 @@ def best_problems(folder: Folder, model: str, dataset: str) -> tuple[list[str], 
         if not folder.path(rel).is_file():
             problems.append(f"{what} is missing")
         elif folder.sha256(rel) != digest:
-            problems.append(f"{what} has sha256 {folder.sha256(rel)[:12]}…, card.json selected {str(digest)[:12]}…")
+            problems.append(f"{what} has sha256 {folder.sha256(rel)[:12]}…, "
+                            f"card.json selected {str(digest)[:12]}…")
         else:
             checked.append(what)
     if metrics.get("checkpoint_sha256") and metrics["checkpoint_sha256"] != digest:
@@ -413,8 +419,8 @@ def _reevaluation_check(folder: Folder, model: str, dataset: str, subject: str) 
     needed = [layout.CACHE.format(dataset=dataset), layout.LABELS.format(dataset=dataset),
               folder.split_rel(dataset, iteration), ckpt_rel, f"{card['source']}/predictions.parquet"]
     if absent := [r for r in needed if not folder.path(r).is_file()]:
-        return Check("SKIP", subject, f"cannot re-evaluate: {', '.join(absent)} absent (the image cache is not "
-                     "in the manifest; copy the whole folder, or use ferbench pack, to keep it)")
+        return Check("SKIP", subject, f"cannot re-evaluate: {', '.join(absent)} absent (the image cache is "
+                     "not in the manifest; copy the whole folder, or use ferbench pack, to keep it)")
     metrics = folder.json(f"{card['source']}/metrics.json")
     mine, stored = reevaluate(folder, card, metrics)
     return compare_predictions(mine, stored, metrics.get("device", "cpu"), subject)
@@ -464,12 +470,14 @@ def compare_predictions(probs: np.ndarray, stored: pd.DataFrame, device: str, su
     account = f"{n} test images on CPU: {n - differ} predicted labels equal, max |Δprobability| {dp:.1e}"
     if device.startswith("cpu"):
         ok = differ == 0 and dp <= PROB_TOL
-        return Check("PASS" if ok else "FAIL", subject, account + ("" if ok else f" (allowed: 0, {PROB_TOL:.0e})"))
+        return Check("PASS" if ok else "FAIL", subject,
+                     account + ("" if ok else f" (allowed: 0, {PROB_TOL:.0e})"))
     agreement = (n - differ) / max(n, 1)
     if agreement < GPU_AGREEMENT:
-        return Check("FAIL", subject, account + f"; trained on {device}: {agreement:.1%} agree (< {GPU_AGREEMENT:.0%})")
-    return Check("PASS" if differ == 0 else "WARN", subject, account + f"; trained on {device} (mixed precision "
-                 f"flips near-ties: {agreement:.1%} agree)")
+        return Check("FAIL", subject,
+                     account + f"; trained on {device}: {agreement:.1%} agree (< {GPU_AGREEMENT:.0%})")
+    return Check("PASS" if differ == 0 else "WARN", subject,
+                 account + f"; trained on {device} (mixed precision flips near-ties: {agreement:.1%} agree)")
 
 
 # -- consistency across folds ---------------------------------------------------------------------------
@@ -488,8 +496,10 @@ def check_consistency(folder: Folder) -> Iterator[Check]:
             if m == model and folder.path(f"{fold}/metrics.json").is_file():
                 settings[fold] = fold_settings(folder, fold)
         if differing := differing_keys(settings.values()):
-            yield Check("WARN", f"{model} settings", "folds were trained with different settings: " + "; ".join(
-                f"{k}: " + ", ".join(f"{f} {flatten(s).get(k)!r}" for f, s in settings.items()) for k in differing[:3]))
+            values = ["{}: {}".format(k, ", ".join(f"{f} {flatten(s).get(k)!r}" for f, s in settings.items()))
+                      for k in differing[:3]]
+            yield Check("WARN", f"{model} settings",
+                        "folds were trained with different settings: " + "; ".join(values))
         else:
             yield Check("PASS", f"{model} settings",
                         f"one recipe, input size and pretrained file across its {len(settings)} folds")
@@ -543,8 +553,8 @@ def load_checkpoint(folder: str | Path, device: str = "cpu"):
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise ValueError(f"{weights} does not load into {card['model']!r} with {len(card['classes'])} classes "
-                         f"and model_kwargs {kwargs}: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"{weights} does not load into {card['model']!r} with {len(card['classes'])} "
+                         f"classes and model_kwargs {kwargs}: {str(e).splitlines()[0]}") from None
     return model.to(device).eval(), card
 
 

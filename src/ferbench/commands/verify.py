@@ -6,7 +6,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-HELP = "check a results folder: manifest, metrics from predictions, tables, best checkpoints (exit 1 on failure)"
+HELP = ("check a results folder: manifest, metrics from predictions, tables, best checkpoints "
+        "(exit status 1 on a failure)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
