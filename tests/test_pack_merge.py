@@ -103,7 +103,7 @@ def test_pack_into_a_fresh_clone_has_nothing_to_do_and_verifies(run_a, tmp_path)
     # what must not travel: a resume state, a temporary file of a write in progress
     (src / "resume/x/demo/0").mkdir(parents=True)
     (src / "resume/x/demo/0/state.pt").write_bytes(b"x")
-    (src / f"runs/{MODEL_A}/demo/0/.metrics.json.abc.tmp").write_text("{")
+    (src / "tables/.summary.csv.abc.tmp").write_text("{")
     archive = tmp_path / "a.tar.gz"
     res = ferbench("pack", str(src), "-o", str(archive), cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -85,7 +85,8 @@ def test_a_fresh_run_passes_every_check(run):
     out = res.stdout
     assert res.returncode == 0, out + res.stderr
     assert "FAIL" not in out and out.splitlines()[-1].startswith("OK: results: ")
-    for line in ("PASS MANIFEST.sha256", f"PASS runs/{MODEL}/demo/0: metrics.json = predictions.parquet",
+    for line in ("PASS MANIFEST.sha256", "PASS grid.json",
+                 f"PASS runs/{MODEL}/demo/0: metrics.json = predictions.parquet",
                  f"PASS runs/{MODEL}/demo/1:", "PASS tables/summary.csv", "PASS tables/accuracy.md",
                  f"PASS best/{MODEL}/demo: card selects runs/{MODEL}/demo/",
                  f"PASS best/{MODEL}/demo re-evaluation: 10 test images on CPU: 10 predicted labels equal",
@@ -159,7 +160,7 @@ def test_a_best_checkpoint_that_does_not_load_is_caught(results, damage):
     reeval = next(c for c in found if c.subject == f"best/{MODEL}/demo re-evaluation")
     assert reeval.status == "FAIL", reeval
     if damage == "other_model":
-        assert f"does not load into {MODEL!r} with 5 classes" in reeval.detail, reeval
+        assert f"does not fit {MODEL!r} with 5 classes" in reeval.detail, reeval
     assert any(f"best/{MODEL}/demo: best.pt has sha256" in b for b in failed(found))
 
 

@@ -99,7 +99,8 @@ class Grid:
         splits = [str(layout.path(root, layout.SPLIT, dataset=d, protocol=self.protocol(d), iteration=i))
                   for d in self.datasets for i in range(self.iterations)]
         folds = [f for p in layout.FOLD_FILES for f in self.fold_files(p, root)]
-        cross = [f for p in (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS) for f in self.cross_files(p, root)]
+        cross = [f for p in (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS)
+                 for f in self.cross_files(p, root)]
         aggregated = [str(Path(root) / p) for p in (layout.GRID, layout.SUMMARY, layout.PROVENANCE)]
         best = [str(layout.path(root, p, model=m, dataset=d)) for m, d in self.cells()
                 for p in (layout.BEST_CARD, layout.BEST_CHECKPOINT)]

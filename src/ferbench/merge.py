@@ -40,8 +40,9 @@ from .verify import Folder, differing_keys, flatten, manifest_problems
 
 UPSTREAM_OF_BASE = (layout.RAW_MANIFEST, layout.ALIGNMENT)
 UPSTREAM_OF_DATASET = (layout.LABELS, layout.QC, layout.DATA_SUMMARY, layout.CACHE)
+FOLD_KEYS, CROSS_KEYS = ("model", "dataset", "iteration"), ("model", "train", "test", "iteration")
 # the grid keys the union sets; every other config difference is reported
-GRID_KEYS = ("benchmark.datasets", "benchmark.models", "benchmark.iterations")
+GRID_KEYS = ("benchmark.datasets", "benchmark.models", "benchmark.iterations", "benchmark.cross_dataset")
 
 
 class MergeRefused(ValueError):
@@ -119,6 +120,8 @@ def _open(path: str | Path) -> Folder:
 
 
 def union_grid(folders: Sequence[Folder]) -> Grid:
+    """Models, datasets and cross-dataset lists united, the largest iteration count; refused when a
+    dataset has two protocols or when a fold or cross-dataset evaluation of the union is in no folder."""
     protocols: dict[str, dict[str, list[str]]] = {}
     for f in folders:
         for d, p in f.grid.protocols:
@@ -128,16 +131,25 @@ def union_grid(folders: Sequence[Folder]) -> Grid:
             raise MergeRefused(f"dataset {d!r} is split with different protocols: " +
                                "; ".join(f"{p} in {', '.join(s)}" for p, s in seen.items()))
     datasets = _ordered(d for f in folders for d in f.grid.datasets)
-    models = _ordered(m for f in folders for m in f.grid.models)
-    grid = Grid(datasets, models, max(f.grid.iterations for f in folders),
-                tuple((d, next(iter(protocols[d]))) for d in datasets))
+    grid = Grid(datasets, _ordered(m for f in folders for m in f.grid.models),
+                max(f.grid.iterations for f in folders),
+                tuple((d, next(iter(protocols[d]))) for d in datasets),
+                _ordered(d for f in folders for d in f.grid.cross_train),
+                _ordered(d for f in folders for d in f.grid.cross_test))
+    words = (f"the merged grid ({', '.join(grid.models)} × {', '.join(grid.datasets)} × {grid.iterations} "
+             "iterations")
     have = {fold for f in folders for fold in f.grid.folds()}
     if lacking := [fold for fold in grid.folds() if fold not in have]:
         raise MergeRefused(
-            f"the merged grid ({', '.join(grid.models)} × {', '.join(grid.datasets)} × {grid.iterations} "
-            f"iterations) needs {len(lacking)} folds that no folder has: " + _fold_list(lacking) +
+            f"{words}) needs {len(lacking)} folds that no folder has: " + _fold_list(lacking) +
             ". Train them in one of the folders first (grow its grid), or merge folders that cover the same "
             "datasets and iterations")
+    have_cross = {job for f in folders for job in f.grid.cross_jobs()}
+    if lacking := [job for job in grid.cross_jobs() if job not in have_cross]:
+        raise MergeRefused(
+            f"{words}, cross-dataset evaluations trained on {', '.join(grid.cross_train)} and tested on "
+            f"{', '.join(grid.cross_test)}) needs {len(lacking)} evaluations that no folder has: "
+            + _fold_list(lacking, pattern=layout.CROSS) + ". Run them in one of the folders first")
     return grid
 
 
@@ -145,8 +157,10 @@ def _ordered(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _fold_list(folds: Sequence[tuple[str, str, int]], limit: int = 8) -> str:
-    names = [layout.FOLD.format(model=m, dataset=d, iteration=i) for m, d, i in folds]
+def _fold_list(jobs: Sequence[tuple], limit: int = 8, pattern: str = layout.FOLD) -> str:
+    """Fold folders (or cross-dataset evaluations, ``pattern=layout.CROSS``) by name."""
+    keys = FOLD_KEYS if pattern == layout.FOLD else CROSS_KEYS
+    names = [pattern.format(**dict(zip(keys, job))) for job in jobs]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -165,54 +179,63 @@ def _one_content(having: Sequence[Folder], rel: str, why: str) -> None:
 def plan(folders: Sequence[Folder],
          grid: Grid) -> tuple[dict[str, Path], dict[str, Path], dict[str, list[str]], list[str]]:
     """What to copy: (files, folders) as {relative path: source path}, the folds taken from each
-    folder, and the folds deduplicated. Refuses what cannot share one benchmark."""
+    folder, and the folds and evaluations deduplicated. Refuses what cannot share one benchmark."""
     files: dict[str, Path] = {}
     dirs: dict[str, Path] = {}
+    for d in grid.label_datasets:
+        _plan_data(folders, d, files, dirs)
     for d in grid.datasets:
-        users = [f for f in folders if d in f.grid.datasets]
-        trained = "; ".join(f"{_fold_list([x for x in f.grid.folds() if x[1] == d], 4)} in {_name(f)}"
-                            for f in users)
-        base = fc.split_variant(d)[0]
-        upstream = ([p.format(base=base) for p in UPSTREAM_OF_BASE]
-                    + [p.format(dataset=d) for p in UPSTREAM_OF_DATASET])
-        for rel in upstream:
-            having = [f for f in users if f.path(rel).is_file()]
-            _one_content(having, rel, "the folders were made from different data or alignment/label "
-                         f"settings, and folds trained on different data cannot share a table ({trained})")
-            if having:
-                files[rel] = _oldest(having, rel)
-        aligned = layout.ALIGNED_IMAGES.format(base=base)
-        alignment = layout.ALIGNMENT.format(base=base)
-        with_images = [f for f in users if f.path(aligned).is_dir()]
-        if with_images:  # the aligned faces travel with the alignment table they belong to
-            chosen = min(with_images, key=lambda f: f.path(alignment).stat().st_mtime_ns
-                         if f.path(alignment).is_file() else 0)
-            dirs[aligned] = chosen.path(aligned)
         for i in range(grid.iterations):
             rel = layout.SPLIT.format(dataset=d, protocol=grid.protocol(d), iteration=i)
-            having = [f for f in users if i < f.grid.iterations]
+            having = [f for f in folders if d in f.grid.datasets and i < f.grid.iterations]
             folds = "; ".join(f"{_fold_list([x for x in f.grid.folds() if x[1:] == (d, i)], 4)} in {_name(f)}"
                               for f in having)
             _one_content(having, rel, f"these folds were trained on different splits: {folds}")
             files[rel] = _oldest(having, rel)
     folds_from: dict[str, list[str]] = {_name(f): [] for f in folders}
     dedup = []
-    for m, d, i in grid.folds():
-        fold = layout.FOLD.format(model=m, dataset=d, iteration=i)
-        having = [f for f in folders if (m, d, i) in set(f.grid.folds())]
-        rels = [p.format(model=m, dataset=d, iteration=i) for p in layout.FOLD_FILES]
-        differ = [Path(r).name for r in rels if len({_digest(f, r) for f in having}) > 1]
-        if differ:
-            raise MergeRefused(
-                f"fold {fold} is in {' and '.join(_name(f) for f in having)} with different files "
-                f"({', '.join(differ)}): it was trained twice. Keep one: remove {m!r} (or this dataset) from "
-                "one folder's config and rebuild its tables there, then merge")
-        if len(having) > 1:
-            dedup.append(fold)
-        for r in rels:
-            files[r] = having[0].path(r)
-        folds_from[_name(having[0])].append(fold)
+    jobs = [(layout.FOLD, FOLD_KEYS, layout.FOLD_FILES, grid.folds(), Grid.folds),
+            (layout.CROSS, CROSS_KEYS, (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS), grid.cross_jobs(),
+             Grid.cross_jobs)]
+    for pattern, keys, patterns, wanted, jobs_of in jobs:
+        for job in wanted:
+            wc = dict(zip(keys, job))
+            name = pattern.format(**wc)
+            having = [f for f in folders if job in set(jobs_of(f.grid))]
+            rels = [p.format(**wc) for p in patterns]
+            if differ := [Path(r).name for r in rels if len({_digest(f, r) for f in having}) > 1]:
+                raise MergeRefused(
+                    f"{name} is in {' and '.join(_name(f) for f in having)} with different files "
+                    f"({', '.join(differ)}): it was made twice. Keep one: remove {wc['model']!r} (or this "
+                    "dataset) from one folder's config and rebuild its tables there, then merge")
+            if len(having) > 1:
+                dedup.append(name)
+            files.update({r: having[0].path(r) for r in rels})
+            if pattern == layout.FOLD:
+                folds_from[_name(having[0])].append(name)
     return files, dirs, folds_from, dedup
+
+
+def _plan_data(folders: Sequence[Folder], dataset: str, files: dict[str, Path],
+               dirs: dict[str, Path]) -> None:
+    """The upstream files of one dataset: identical in every folder that has them, the oldest copy taken."""
+    users = [f for f in folders if dataset in f.grid.label_datasets]
+    trained = "; ".join(f"{_fold_list([x for x in f.grid.folds() if x[1] == dataset], 4) or 'tested on'} in "
+                        f"{_name(f)}" for f in users)
+    base = fc.split_variant(dataset)[0]
+    upstream = ([p.format(base=base) for p in UPSTREAM_OF_BASE]
+                + [p.format(dataset=dataset) for p in UPSTREAM_OF_DATASET])
+    for rel in upstream:
+        having = [f for f in users if f.path(rel).is_file()]
+        _one_content(having, rel, "the folders were made from different data or alignment/label settings, "
+                     f"and folds trained on different data cannot share a table ({trained})")
+        if having:
+            files[rel] = _oldest(having, rel)
+    aligned, alignment = layout.ALIGNED_IMAGES.format(base=base), layout.ALIGNMENT.format(base=base)
+    with_images = [f for f in users if f.path(aligned).is_dir()]
+    if with_images:  # the aligned faces travel with the alignment table they belong to
+        dirs[aligned] = min(with_images, key=lambda f: f.path(alignment).stat().st_mtime_ns
+                            if f.path(alignment).is_file() else 0).path(aligned)
 
 
 def _oldest(having: Sequence[Folder], rel: str) -> Path:
@@ -227,8 +250,11 @@ def union_config(folders: Sequence[Folder], grid: Grid) -> tuple[dict, list[str]
     merged: dict = {}
     for c in reversed(configs):
         merged = fc.deep_merge(merged, c)
-    merged.setdefault("benchmark", {}).update(datasets=list(grid.datasets), models=list(grid.models),
-                                              iterations=grid.iterations)
+    bench = merged.setdefault("benchmark", {})
+    bench.update(datasets=list(grid.datasets), models=list(grid.models), iterations=grid.iterations)
+    bench.pop("cross_dataset", None)
+    if grid.cross_train:
+        bench["cross_dataset"] = {"train": list(grid.cross_train), "test": list(grid.cross_test)}
     notes = []
     for d in grid.datasets:
         base = fc.split_variant(d)[0]
@@ -237,6 +263,11 @@ def union_config(folders: Sequence[Folder], grid: Grid) -> tuple[dict, list[str]
                 merged["datasets"][base]["protocol"] = grid.protocol(d)
         except KeyError as e:
             notes.append(f"the merged config cannot place dataset {d!r}: {e}")
+    try:
+        if Grid.from_config(merged) != grid:
+            notes.append(f"the merged config describes another grid ({Grid.from_config(merged).as_dict()})")
+    except KeyError as e:
+        notes.append(f"the merged config is incomplete: {e}")
     for key in differing_keys(configs):
         if not key.startswith(GRID_KEYS):
             values = ", ".join(f"{_name(f)} {flatten(c).get(key)!r}" for f, c in zip(folders, configs))
@@ -256,7 +287,9 @@ def union_config(folders: Sequence[Folder], grid: Grid) -> tuple[dict, list[str]
 
 
 def seal(root: Path, grid: Grid, config: dict, folders: Sequence[Folder], provenance_extra: dict) -> None:
-    """Rebuild everything the aggregation writes, in the workflow's order, with its functions."""
+    """Rebuild everything the aggregation writes, in the workflow's order, with its functions
+    (``grid.json`` first: it is an input of the aggregation, and must be older than its outputs)."""
+    grid.sync_file(root / layout.GRID)
     write_summary(grid.fold_files(layout.METRICS, root), root / layout.SUMMARY)
     for m, d in grid.cells():
         card = best_card(grid.fold_files(layout.METRICS, root, m, d), root)

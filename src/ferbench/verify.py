@@ -150,7 +150,9 @@ def verify(root: str | Path, evaluate: bool = True) -> Iterator[Check]:
         yield Check("PASS", layout.PACKED, f"unpacked from an archive made {what} checkpoints "
                     f"({folder.packed.get('packed_by', {}).get('time', 'time unknown')})")
     yield from check_manifest(folder)
+    yield from check_grid_file(folder)
     yield from check_folds(folder)
+    yield from check_cross(folder)
     yield from check_tables(folder)
     yield from check_best(folder)
     yield from check_reevaluation(folder, evaluate)
@@ -187,6 +189,17 @@ def check_manifest(folder: Folder) -> Iterator[Check]:
         n = len(folder.manifest) - len(not_packed)
         yield Check("PASS", layout.MANIFEST, f"{n} files present with their sha256; every file of the grid "
                     f"({_grid_words(folder.grid)}) is listed")
+
+
+def check_grid_file(folder: Folder) -> Iterator[Check]:
+    """grid.json (the aggregation's input that follows the config) holds the grid of provenance.json."""
+    path = folder.path(layout.GRID)
+    if not path.is_file():
+        yield Check("FAIL", layout.GRID, "missing")
+    elif (have := json.loads(path.read_text(encoding="utf-8"))) != folder.provenance["grid"]:
+        yield Check("FAIL", layout.GRID, f"holds another grid than {layout.PROVENANCE}: {have}")
+    else:
+        yield Check("PASS", layout.GRID, f"the grid of {layout.PROVENANCE}")
 
 
 def _grid_words(grid: Grid) -> str:
@@ -237,11 +250,7 @@ def fold_problems(folder: Folder, model: str, dataset: str, iteration: int) -> t
         if m.get(key) != n:
             problems.append(f"metrics.json {key}={m.get(key)}, predictions.parquet has {n} rows")
     if len(test):
-        got = classification_metrics(test["true"].to_numpy(), test["predicted"].to_numpy(), len(classes))
-        for key, name in TEST_METRICS.items():
-            if not _close(m.get(key), got[name]):
-                problems.append(f"metrics.json {key}={m.get(key)}, recomputed from predictions.parquet "
-                                f"{got[name]:.6f}")
+        problems += _test_metric_problems(m, test, len(classes))
         p_true = test[prob_cols].to_numpy(np.float64)[np.arange(len(test)), test["true"].to_numpy()]
         loss = float(-np.log(np.clip(p_true, 1e-12, None)).mean())
         if not _close(m.get("test_loss"), loss, rel=1e-4):
@@ -259,6 +268,12 @@ def fold_problems(folder: Folder, model: str, dataset: str, iteration: int) -> t
     summary = (f"metrics.json = predictions.parquet (test accuracy {m['test_accuracy']:.4f} on {len(test)} "
                f"images), predictions match the label table and split")
     return problems, summary
+
+
+def _test_metric_problems(metrics: dict, test: pd.DataFrame, n_classes: int) -> list[str]:
+    got = classification_metrics(test["true"].to_numpy(), test["predicted"].to_numpy(), n_classes)
+    return [f"metrics.json {key}={metrics.get(key)}, recomputed from predictions.parquet {got[name]:.6f}"
+            for key, name in TEST_METRICS.items() if not _close(metrics.get(key), got[name])]
 
 
 def _close(recorded: Any, value: float, rel: float = 0.0, abs_: float = METRIC_TOL) -> bool:
@@ -305,6 +320,28 @@ def _recorded_hashes(folder: Folder, metrics: dict, wc: dict) -> list[str]:
     return problems
 
 
+# -- cross-dataset evaluations -------------------------------------------------------------------------
+def check_cross(folder: Folder) -> Iterator[Check]:
+    """Each cross-dataset evaluation's metrics.json recomputed from its predictions."""
+    for m, train, test, i in folder.grid.cross_jobs():
+        wc = {"model": m, "train": train, "test": test, "iteration": i}
+        subject = layout.CROSS.format(**wc)
+        try:
+            metrics = folder.json(layout.CROSS_METRICS.format(**wc))
+            preds = read_predictions(folder.path(layout.CROSS_PREDICTIONS.format(**wc)))
+            problems = _test_metric_problems(metrics, preds[preds["part"] == "test"], len(metrics["classes"]))
+            if metrics.get("n_test") != len(preds):
+                problems.append(f"metrics.json n_test={metrics.get('n_test')}, predictions.parquet has "
+                                f"{len(preds)} rows")
+        except Exception as e:  # noqa: BLE001 - a damaged file fails its check; the others go on
+            problems = [f"cannot be read: {type(e).__name__}: {e}"]
+        for p in problems:
+            yield Check("FAIL", subject, p)
+        if not problems:
+            yield Check("PASS", subject, f"metrics.json = predictions.parquet (test accuracy "
+                        f"{metrics['test_accuracy']:.4f} on {len(preds)} images of {test})")
+
+
 # -- the tables -----------------------------------------------------------------------------------------
 def check_tables(folder: Folder) -> Iterator[Check]:
     """Rebuild summary.csv and tables/*.md with the aggregation's writers; compare byte for byte."""
@@ -320,6 +357,19 @@ def check_tables(folder: Folder) -> Iterator[Check]:
         for metric in layout.TABLE_METRICS:
             rel = layout.TABLE.format(metric=metric)
             rebuilt[rel] = write_table(summary_tmp, metric, grid.datasets, grid.models, Path(tmp) / rel)
+        if grid.cross_train:
+            from .cross import write_cross_table  # loads torch: only for folders that have these tables
+
+            cross = grid.cross_files(layout.CROSS_METRICS, folder.root)
+            folds = [f for d in grid.cross_train
+                     for f in grid.fold_files(layout.METRICS, folder.root, dataset=d)]
+            for metric in layout.TABLE_METRICS:
+                rel = layout.CROSS_TABLE.format(metric=metric)
+                try:
+                    rebuilt[rel] = write_cross_table(cross, folds, metric, grid.models, grid.cross_train,
+                                                     grid.cross_test, Path(tmp) / rel)
+                except Exception as e:  # noqa: BLE001 - missing or damaged evaluations
+                    yield Check("FAIL", rel, f"cannot be rebuilt: {type(e).__name__}: {e}")
     for rel, text in rebuilt.items():
         path = folder.path(rel)
         if not path.is_file() and rel != layout.SUMMARY:  # a table target not built yet proves nothing
@@ -427,16 +477,15 @@ def _reevaluation_check(folder: Folder, model: str, dataset: str, subject: str) 
 
 
 def reevaluate(folder: Folder, card: dict, metrics: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """The best checkpoint's test probabilities on CPU, through the training's eval path, and the stored
-    test predictions of its fold (same rows, label-table order)."""
-    import torch
-
-    from .train.augment import BatchAugment
-    from .train.cache import open_cache, read_batch
+    """The best checkpoint's test probabilities on CPU (:mod:`ferbench.inference`: the training's eval
+    path) and the stored test predictions of its fold, the same rows in label-table order."""
+    from .inference import Classifier, input_spec_at, load_weights
+    from .train.cache import open_cache
 
     dataset, iteration = card["dataset"], int(card["iteration"])
-    model, card = load_checkpoint(folder.path(layout.BEST.format(model=card["model"], dataset=dataset)))
-    model = model.to(memory_format=torch.channels_last)  # as trained: the same CPU kernels
+    best = layout.BEST.format(model=card["model"], dataset=dataset)
+    net = load_weights(card["model"], len(card["classes"]), folder.path(f"{best}/{card['checkpoint']}"),
+                       card.get("model_kwargs"))
     _, labels = folder.labels(dataset)
     parts = folder.parts(dataset, iteration)
     rows = np.flatnonzero(parts.loc[labels["image_id"]].to_numpy() == "test")
@@ -445,15 +494,10 @@ def reevaluate(folder: Folder, card: dict, metrics: dict) -> tuple[np.ndarray, p
     images = open_cache(folder.path(layout.CACHE.format(dataset=dataset)))
     if len(images) != len(labels):
         raise ValueError(f"the image cache has {len(images)} images, the label table {len(labels)} rows")
-    aug = BatchAugment(None, input_spec(model, card), "cpu")
-    # the training loop's evaluation batches (twice the training batch): same batches, same float sums
-    bs = min(2 * int((metrics.get("recipe") or {}).get("batch_size", 32)), 512)
-    probs = []
-    with torch.no_grad():
-        for start in range(0, len(rows), bs):
-            x = aug.eval(read_batch(images, rows[start : start + bs]))
-            probs.append(torch.softmax(model(x)["logits"].float(), 1).numpy())
-    return np.concatenate(probs), stored
+    # the training loop's evaluation batches (twice the training batch): the same float sums
+    batch = min(2 * int((metrics.get("recipe") or {}).get("batch_size", 32)), 512)
+    classifier = Classifier(net, input_spec_at(net, card.get("input_size")), "cpu", batch)
+    return classifier.probs_of_cache(images, rows), stored
 
 
 def compare_predictions(probs: np.ndarray, stored: pd.DataFrame, device: str, subject: str) -> Check:
@@ -532,40 +576,3 @@ def differing_keys(dicts: Iterable[dict]) -> list[str]:
     flats = [flatten(d) for d in dicts]
     keys = sorted({k for f in flats for k in f})
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
-
-
-# -- loading a best checkpoint ----------------------------------------------------------------------------
-# A small loader of our own until ferbench.predict.load_checkpoint (same signature) is merged; then
-# these two functions are replaced by an import.
-def load_checkpoint(folder: str | Path, device: str = "cpu"):
-    """``(model in eval mode, card)`` from a best-checkpoint folder: ``torch.load(weights_only=True)``
-    into ``create_model(card model, len(classes), pretrained=None, **model_kwargs)``, strictly."""
-    import torch
-
-    from .models import create_model
-
-    folder = Path(folder)
-    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-    weights = folder / card["checkpoint"]
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    kwargs = card.get("model_kwargs") or {}
-    model = create_model(card["model"], len(card["classes"]), pretrained=None, **kwargs)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ValueError(f"{weights} does not load into {card['model']!r} with {len(card['classes'])} "
-                         f"classes and model_kwargs {kwargs}: {str(e).splitlines()[0]}") from None
-    return model.to(device).eval(), card
-
-
-def input_spec(model, card: dict):
-    """The input spec the training used: the card's, else the model's at the card's input size."""
-    import dataclasses
-
-    from .models.base import InputSpec
-
-    if recorded := card.get("input_spec"):
-        return InputSpec(int(recorded["size"]), tuple(recorded["mean"]), tuple(recorded["std"]),
-                         bool(recorded.get("bgr", False)))
-    spec = model.input_spec
-    return dataclasses.replace(spec, size=int(card["input_size"])) if card.get("input_size") else spec
