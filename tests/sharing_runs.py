@@ -22,8 +22,12 @@ from workflow_helpers import TINY_DEMO, snakemake, workflow_copy, write_config
 
 TABLE = "results/tables/accuracy.md"
 CONFIGS = ["--configfile", "config/demo.yaml", "tiny.yaml"]
-UPSTREAM = ["results/data/demo/images.npy", *(f"results/splits/demo/stratified/{i}.parquet"
-                                              for i in range(TINY_DEMO["benchmark"]["iterations"]))]
+# every fold's best.pt is also scored on a small test-only dataset in three valence classes
+CROSS = {"train": ["demo"], "test": ["demo_valence"]}
+VALENCE = {"format": "folder", "synthesize": {"n_per_class": 6, "seed": 9, "size": 96}, "remap": "valence"}
+ITERATIONS = TINY_DEMO["benchmark"]["iterations"]
+UPSTREAM = ["results/data/demo/images.npy", "results/data/demo_valence/images.npy",
+            *(f"results/splits/demo/stratified/{i}.parquet" for i in range(ITERATIONS))]
 
 _made: dict[str, Path] = {}
 
@@ -31,6 +35,8 @@ _made: dict[str, Path] = {}
 def tiny_config(models: list[str]) -> dict:
     cfg = copy.deepcopy(TINY_DEMO)
     cfg["benchmark"]["models"] = models
+    cfg["benchmark"]["cross_dataset"] = CROSS
+    cfg["datasets"]["demo_valence"] = VALENCE
     cfg["models"] = {m: {"pretrained": "none"} for m in models}
     return cfg
 

@@ -168,6 +168,8 @@ def test_merge_of_two_runs_with_different_models(run_a, run_b, tmp_path):
     provenance = json.loads((out / "provenance.json").read_text())
     assert [Path(m["folder"]).parent for m in provenance["merge"]["merged_from"]] == [run_a, run_b]
     assert provenance["grid"]["models"] == [MODEL_A, MODEL_B]
+    assert provenance["grid"]["cross_dataset"] == {"train": ["demo"], "test": ["demo_valence"]}
+    assert {p.parts[-5] for p in out.glob("cross/*/demo/demo_valence/*/metrics.json")} == {MODEL_A, MODEL_B}
     # the merged folder in a fresh clone, with the merged config: up to date
     res = snakemake(clone, "-n", TABLE, "--configfile", "merged.yaml")
     assert res.returncode == 0 and NOTHING in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
@@ -216,7 +218,7 @@ def test_merge_refuses_a_fold_trained_twice(run_b, tmp_path):
     metrics = other / f"runs/{MODEL_B}/demo/1/metrics.json"
     metrics.write_text(json.dumps(json.loads(metrics.read_text()) | {"wall_time_s": 1.0}))
     reseal(other)
-    with pytest.raises(MergeRefused, match=rf"fold runs/{MODEL_B}/demo/1 is in .* with different files "
+    with pytest.raises(MergeRefused, match=rf"runs/{MODEL_B}/demo/1 is in .* with different files "
                                            r"\(metrics.json\): it was trained twice"):
         merge([run_b / "results", other], tmp_path / "c")
 

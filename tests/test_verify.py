@@ -88,6 +88,8 @@ def test_a_fresh_run_passes_every_check(run):
     for line in ("PASS MANIFEST.sha256", "PASS grid.json",
                  f"PASS runs/{MODEL}/demo/0: metrics.json = predictions.parquet",
                  f"PASS runs/{MODEL}/demo/1:", "PASS tables/summary.csv", "PASS tables/accuracy.md",
+                 f"PASS cross/{MODEL}/demo/demo_valence/0: metrics.json = predictions.parquet",
+                 f"PASS cross/{MODEL}/demo/demo_valence/1:",
                  f"PASS best/{MODEL}/demo: card selects runs/{MODEL}/demo/",
                  f"PASS best/{MODEL}/demo re-evaluation: 10 test images on CPU: 10 predicted labels equal",
                  "PASS code versions", f"PASS {MODEL} settings"):
@@ -111,6 +113,18 @@ def test_a_tampered_metrics_json_is_caught(results, resealed):
     assert any(f"runs/{MODEL}/demo/0/metrics.json changed" in b for b in bad) != resealed, bad
     # the summary was built from the true value: it no longer matches the folds
     assert any(b.startswith("FAIL tables/summary.csv: differs") for b in bad), bad
+
+
+@pytest.mark.slow
+def test_a_tampered_cross_dataset_evaluation_is_caught(results):
+    path = results / f"cross/{MODEL}/demo/demo_valence/1/metrics.json"
+    m = json.loads(path.read_text())
+    m["test_balanced_accuracy"] = 0.75
+    path.write_text(json.dumps(m))
+    reseal(results)
+    bad = failed(checks(results, evaluate=False))
+    assert any(f"FAIL cross/{MODEL}/demo/demo_valence/1: metrics.json test_balanced_accuracy=0.75, recomputed"
+               in b for b in bad), bad
 
 
 @pytest.mark.slow

@@ -194,10 +194,10 @@ def plan(folders: Sequence[Folder],
             files[rel] = _oldest(having, rel)
     folds_from: dict[str, list[str]] = {_name(f): [] for f in folders}
     dedup = []
-    jobs = [(layout.FOLD, FOLD_KEYS, layout.FOLD_FILES, grid.folds(), Grid.folds),
+    jobs = [(layout.FOLD, FOLD_KEYS, layout.FOLD_FILES, grid.folds(), Grid.folds, "trained"),
             (layout.CROSS, CROSS_KEYS, (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS), grid.cross_jobs(),
-             Grid.cross_jobs)]
-    for pattern, keys, patterns, wanted, jobs_of in jobs:
+             Grid.cross_jobs, "evaluated")]
+    for pattern, keys, patterns, wanted, jobs_of, made in jobs:
         for job in wanted:
             wc = dict(zip(keys, job))
             name = pattern.format(**wc)
@@ -206,7 +206,7 @@ def plan(folders: Sequence[Folder],
             if differ := [Path(r).name for r in rels if len({_digest(f, r) for f in having}) > 1]:
                 raise MergeRefused(
                     f"{name} is in {' and '.join(_name(f) for f in having)} with different files "
-                    f"({', '.join(differ)}): it was made twice. Keep one: remove {wc['model']!r} (or this "
+                    f"({', '.join(differ)}): it was {made} twice. Keep one: remove {wc['model']!r} (or this "
                     "dataset) from one folder's config and rebuild its tables there, then merge")
             if len(having) > 1:
                 dedup.append(name)
