@@ -179,7 +179,8 @@ def test_merge_of_two_runs_with_different_models(run_a, run_b, tmp_path):
 def test_merge_deduplicates_identical_folds(run_a, tmp_path):
     copy = copy_results(run_a, tmp_path / "copy" / "results")
     report = merge([run_a / "results", copy], tmp_path / "merged")
-    assert report.deduplicated == [f"runs/{MODEL_A}/demo/0", f"runs/{MODEL_A}/demo/1"]
+    assert report.deduplicated == [*(f"runs/{MODEL_A}/demo/{i}" for i in (0, 1)),
+                                   *(f"cross/{MODEL_A}/demo/demo_valence/{i}" for i in (0, 1))]
     assert failures(tmp_path / "merged") == []
     table = "tables/accuracy.md"
     assert (tmp_path / "merged" / table).read_text() == (run_a / "results" / table).read_text()

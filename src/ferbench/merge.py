@@ -54,7 +54,7 @@ class MergeReport:
     out: Path
     grid: Grid
     folds_from: dict[str, list[str]]  # source folder -> folds taken from it
-    deduplicated: list[str]  # folds found identical in several folders
+    deduplicated: list[str]  # folds and cross-dataset evaluations found identical in several folders
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -62,7 +62,8 @@ class MergeReport:
         out = [f"{self.out}: {', '.join(g.models)} × {', '.join(g.datasets)} × {g.iterations} iterations"]
         out += [f"  {len(folds)} folds from {src}" for src, folds in self.folds_from.items()]
         if self.deduplicated:
-            out.append(f"  {len(self.deduplicated)} folds identical in several folders, taken once: "
+            out.append(f"  {len(self.deduplicated)} folds or evaluations identical in several folders, "
+                       "taken once: "
                        + ", ".join(self.deduplicated[:6]) + (" …" if len(self.deduplicated) > 6 else ""))
         out += [f"note: {n}" for n in self.notes]
         return out
