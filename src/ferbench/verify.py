@@ -4,11 +4,13 @@ Each check prints one line, ``PASS``/``FAIL``/``WARN``/``SKIP`` + what was check
 
 * the manifest: every file ``MANIFEST.sha256`` lists is present with its sha256, and it lists every file
   the grid of ``provenance.json`` needs (a fold deleted with its manifest lines is caught too);
+  ``grid.json`` holds that grid;
 * every fold: ``metrics.json`` recomputed from ``predictions.parquet`` (test part, the training's
   :func:`~ferbench.train.metrics.classification_metrics`), the predictions against the label table and
-  the split, the checkpoint and input files against the sha256 its training job recorded;
-* the tables: ``summary.csv`` and ``tables/*.md`` rebuilt from the folds with the aggregation's own
-  writers, compared byte for byte;
+  the split, the checkpoint and input files against the sha256 its training job recorded; every
+  cross-dataset evaluation's metrics recomputed from its predictions;
+* the tables: ``summary.csv``, ``tables/{metric}.md`` and the cross-dataset tables rebuilt from the folds
+  with the aggregation's own writers, compared byte for byte;
 * every best card: the selected fold is the one with the best validation accuracy, the checkpoint is
   that fold's; and, when the image cache is present, the best checkpoint re-evaluated on its fold's test
   part (on CPU: the same predicted labels, probabilities within :data:`PROB_TOL`);
@@ -35,7 +37,7 @@ from . import layout
 from .aggregate import collect, select_best, write_summary, write_table
 from .download import sha256sum
 from .grid import Grid
-from .manifest import code_version, fold_code_versions, read_manifest
+from .manifest import fold_code_versions, read_manifest
 from .pack import is_checkpoint, read_packed
 from .schemas import read_classes, read_label_table, read_predictions, read_split
 from .train.metrics import classification_metrics
