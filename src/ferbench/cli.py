@@ -16,6 +16,9 @@ COMMANDS = {
     "predict": "predict",
     "import-checkpoint": "import_checkpoint",
     "export": "export",
+    "verify": "verify",
+    "pack": "pack",
+    "merge": "merge",
 }
 
 

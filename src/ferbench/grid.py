@@ -45,6 +45,15 @@ class Grid:
         return cls(datasets, tuple(b["models"]), int(b["iterations"]),
                    tuple((d, fc.protocol(cfg, d)) for d in datasets), train, test)
 
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Grid:
+        """The inverse of :meth:`as_dict` (e.g. the ``grid`` of a results folder's provenance.json)."""
+        datasets = tuple(d["datasets"])
+        cross = d.get("cross_dataset") or {}
+        return cls(datasets, tuple(d["models"]), int(d["iterations"]),
+                   tuple((ds, d["protocols"][ds]) for ds in datasets),
+                   tuple(cross.get("train") or ()), tuple(cross.get("test") or ()))
+
     def protocol(self, dataset: str) -> str:
         return dict(self.protocols)[dataset]
 
@@ -82,6 +91,20 @@ class Grid:
         """``pattern`` (e.g. ``layout.METRICS``) for every fold, or those of one model and/or dataset."""
         return [str(layout.path(root, pattern, model=m, dataset=d, iteration=i)) for m, d, i in self.folds()
                 if model in (None, m) and dataset in (None, d)]
+
+    def sealed_files(self, root: str | Path = layout.RESULTS) -> list[str]:
+        """Every file the tables are built from: what ``MANIFEST.sha256`` lists."""
+        data = [str(layout.path(root, p, dataset=d)) for d in self.label_datasets
+                for p in (layout.LABELS, layout.QC, layout.DATA_SUMMARY)]
+        splits = [str(layout.path(root, layout.SPLIT, dataset=d, protocol=self.protocol(d), iteration=i))
+                  for d in self.datasets for i in range(self.iterations)]
+        folds = [f for p in layout.FOLD_FILES for f in self.fold_files(p, root)]
+        cross = [f for p in (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS)
+                 for f in self.cross_files(p, root)]
+        aggregated = [str(Path(root) / p) for p in (layout.GRID, layout.SUMMARY, layout.PROVENANCE)]
+        best = [str(layout.path(root, p, model=m, dataset=d)) for m, d in self.cells()
+                for p in (layout.BEST_CARD, layout.BEST_CHECKPOINT)]
+        return data + splits + folds + cross + aggregated + best
 
     def as_dict(self) -> dict:
         return {"datasets": list(self.datasets), "models": list(self.models), "iterations": self.iterations,

@@ -59,6 +59,7 @@ SIGNIFICANCE_CSV = "tables/significance.csv"
 CD_FIGURE = "figures/critical_difference_{metric}.png"
 PROVENANCE = "provenance.json"
 MANIFEST = "MANIFEST.sha256"
+PACKED = "PACKED.json"  # only in a folder unpacked from `ferbench pack`: what the archive left out
 # per job, never depended upon
 LOG = "logs/{stage}/{name}.log"
 BENCHMARK = "benchmarks/{stage}/{name}.tsv"

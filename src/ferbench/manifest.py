@@ -78,7 +78,9 @@ def code_version(provenance: Mapping[str, Any]) -> str:
 
 
 def write_results_provenance(grid: Mapping[str, Any], config: Mapping[str, Any],
-                             provenance_files: Sequence[str | Path], out: str | Path) -> dict:
+                             provenance_files: Sequence[str | Path], out: str | Path,
+                             extra: Mapping[str, Any] | None = None) -> dict:
+    """``extra``: further top-level keys (``ferbench merge`` records the folders it merged)."""
     from . import __version__
 
     doc = {
@@ -87,6 +89,7 @@ def write_results_provenance(grid: Mapping[str, Any], config: Mapping[str, Any],
         "code_versions": fold_code_versions(provenance_files),
         "aggregated_by": {"ferbench": __version__, "python": platform.python_version(),
                           "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        **dict(extra or {}),
     }
     write_json(out, doc)
     return doc

@@ -220,40 +220,9 @@ def cell_checkpoints(wildcards):
     )
 
 
-def best_files():
-    return [
-        res(pattern.format(model=m, dataset=d))
-        for m, d in GRID.cells()
-        for pattern in (layout.BEST_CARD, layout.BEST_CHECKPOINT)
-    ]
-
-
 def sealed_files(wildcards=None):
     """Every file the tables are built from: what MANIFEST.sha256 lists."""
-    data = [
-        res(p.format(dataset=d))
-        for d in GRID.label_datasets
-        for p in (layout.LABELS, layout.QC, layout.DATA_SUMMARY)
-    ]
-    splits = [
-        res(layout.SPLIT.format(dataset=d, protocol=GRID.protocol(d), iteration=i))
-        for d in GRID.datasets
-        for i in range(GRID.iterations)
-    ]
-    folds = [f for p in layout.FOLD_FILES for f in GRID.fold_files(p, RESULTS)]
-    cross = [
-        f
-        for p in (layout.CROSS_METRICS, layout.CROSS_PREDICTIONS)
-        for f in GRID.cross_files(p, RESULTS)
-    ]
-    return (
-        data
-        + splits
-        + folds
-        + cross
-        + [res(layout.GRID), res(layout.SUMMARY), res(layout.PROVENANCE)]
-        + best_files()
-    )
+    return GRID.sealed_files(RESULTS)
 
 
 def cross_inputs(wildcards):
