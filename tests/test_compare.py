@@ -233,7 +233,7 @@ def test_fold_files_that_break_the_pairing_are_refused_naming_the_file(tmp_path)
     with pytest.raises(ValueError, match="3 test rows, but metrics.json says n_test=4"):
         load_test_correctness([p_b], load_folds([m_b]))
     m_b.write_text(json.dumps({k: v for k, v in meta.items() if k != "n_train"}))
-    with pytest.raises(ValueError, match="lacks n_train"):
+    with pytest.raises(ValueError, match="lack n_train"):
         load_folds([m_b])
     with pytest.raises(ValueError, match="no metrics.json of the same fold"):
         load_test_correctness([p_b], load_folds([m_a]))

@@ -2,7 +2,6 @@ import hashlib
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from ferbench.align import AlignConfig, FaceAligner
 from ferbench.datasets import get_adapter

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from ferbench.align import AlignConfig, align_dataset

@@ -28,17 +28,17 @@ class CheckpointMismatch(ValueError):
     """A fold's best.pt is not the file its training job wrote."""
 
 
-def collect(metric_files: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per fold; ``path`` is the fold's folder."""
+def collect(metric_files: Iterable[str | Path], columns: Sequence[str] = _RUN_COLUMNS) -> pd.DataFrame:
+    """One row per fold with ``columns`` of its metrics.json; ``path`` is the fold's folder."""
     rows = []
     for f in metric_files:
         m = json.loads(Path(f).read_text())
-        missing = [k for k in _RUN_COLUMNS if k not in m]
+        missing = [k for k in columns if k not in m]
         if missing:
-            raise ValueError(f"{f}: metrics lack {missing}; rerun this fold")
-        rows.append({k: m[k] for k in _RUN_COLUMNS} | {"path": str(Path(f).parent)})
+            raise ValueError(f"{f}: metrics lack {', '.join(missing)}; rerun this fold")
+        rows.append({k: m[k] for k in columns} | {"path": str(Path(f).parent)})
     if not rows:
-        raise ValueError("no finished folds to aggregate")
+        raise ValueError("no finished folds")
     return pd.DataFrame(rows)
 
 

@@ -156,7 +156,7 @@ def cross_markdown(runs: pd.DataFrame, metric: str, models: Sequence[str], train
            "Cells: mean ± population std over iterations (n folds).", ""]
     for model in models:
         mine = runs[runs["model"] == model]
-        out += [f"## {model}", "", f"| train \\ test | " + " | ".join(test) + " |", "|---|" + "---|" * len(test)]
+        out += [f"## {model}", "", "| train \\ test | " + " | ".join(test) + " |", "|---|" + "---|" * len(test)]
         notes = []
         for tr in train:
             cells = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slurm_run import SNAKEMAKE, run_snakemake, site_for
+from slurm_run import SNAKEMAKE, run_snakemake
 
 pytestmark = pytest.mark.slurm
 

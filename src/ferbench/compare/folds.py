@@ -8,13 +8,13 @@ the files, never a silent drop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..aggregate import collect
 from ..layout import TABLE_METRICS as METRICS
 
 FOLD_KEYS = ("model", "dataset", "iteration", "n_train", "n_test", *METRICS.values())
@@ -22,17 +22,10 @@ FOLD_KEYS = ("model", "dataset", "iteration", "n_train", "n_test", *METRICS.valu
 
 def load_folds(metric_files: Sequence[str | Path]) -> pd.DataFrame:
     """One row per fold: model, dataset, iteration, n_train, n_test, accuracy, balanced_accuracy, path."""
-    rows = []
-    for f in metric_files:
-        m = json.loads(Path(f).read_text())
-        missing = [k for k in FOLD_KEYS if k not in m]
-        if missing:
-            raise ValueError(f"{f}: metrics.json lacks {', '.join(missing)}")
-        rows.append({k: m[k] for k in ("model", "dataset", "iteration", "n_train", "n_test")}
-                    | {name: float(m[key]) for name, key in METRICS.items()} | {"path": str(Path(f).parent)})
-    if not rows:
+    if not metric_files:
         raise ValueError("no folds to compare: the list of metrics.json files is empty")
-    folds = pd.DataFrame(rows)
+    folds = collect(metric_files, FOLD_KEYS).rename(columns={v: k for k, v in METRICS.items()})
+    folds[list(METRICS)] = folds[list(METRICS)].astype(float)
     dup = folds[folds.duplicated(["model", "dataset", "iteration"], keep=False)]
     if len(dup):
         raise ValueError(f"the same (model, dataset, iteration) appears twice: {', '.join(dup['path'])}")
