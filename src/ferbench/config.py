@@ -86,10 +86,3 @@ def pretrained_file(cfg: Mapping, model: str) -> tuple[Path | None, dict | None]
     except KeyError:
         raise KeyError(f"model {model!r}: pretrained {key!r} is not in the `pretrained:` table") from None
     return Path(entry["file"]), dict(entry)
-
-
-def should_fail(cfg: Mapping, model: str, dataset: str, iteration: int) -> bool:
-    return any(
-        f["model"] == model and f["dataset"] == dataset and int(f["iteration"]) == int(iteration)
-        for f in cfg.get("train", {}).get("fail") or []
-    )

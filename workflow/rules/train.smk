@@ -9,6 +9,7 @@ rule train:
         history=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/history.csv",
         predictions=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/predictions.parquet",
         checkpoint=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/best.pt",
+        provenance=f"{RESULTS}/runs/{{model}}/{{dataset}}/{{iteration}}/provenance.json",
     log:
         f"{RESULTS}/logs/train/{{model}}/{{dataset}}/{{iteration}}.log",
     conda:
@@ -28,7 +29,6 @@ rule train:
         device=config["train"]["device"],
         amp=config["train"]["amp"],
         input_size=config["train"].get("input_size"),
-        fail=lambda wc: fc.should_fail(config, wc.model, wc.dataset, wc.iteration),
         # outside the outputs: Snakemake deletes those when a job fails, resume state must survive
         resume=f"{RESULTS}/resume/{{model}}/{{dataset}}/{{iteration}}/state.pt",
     script:

@@ -7,7 +7,7 @@ from ferbench.datasets import get_adapter
 from ferbench.io import write_json, write_with
 from ferbench.logs import tee_output
 from ferbench.tables import build_label_table, format_summary
-from ferbench.train import loop
+from ferbench.train.data import CLASSES_KEY
 
 with tee_output(snakemake.log[0]):
     entry = snakemake.params.entry
@@ -24,7 +24,7 @@ with tee_output(snakemake.log[0]):
         remap=remap,
         classes=entry.get("classes"),
     )
-    labels = tables.labels.replace_schema_metadata({loop.CLASSES_KEY: json.dumps(list(tables.classes))})
+    labels = tables.labels.replace_schema_metadata({CLASSES_KEY: json.dumps(list(tables.classes))})
     write_with(snakemake.output.labels, lambda f: pq.write_table(labels, f))
     write_with(snakemake.output.qc, lambda f: pq.write_table(tables.qc, f))
     write_json(snakemake.output.summary, tables.summary)

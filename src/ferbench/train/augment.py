@@ -80,7 +80,8 @@ class BatchAugment:
     """``__call__(uint8 NHWC batch, generator) -> normalised float NCHW batch`` for training;
     ``eval(batch)`` does only the resize and normalisation."""
 
-    def __init__(self, spec: Mapping[str, Any] | None, input_spec: InputSpec, device: torch.device | str = "cpu"):
+    def __init__(self, spec: Mapping[str, Any] | None, input_spec: InputSpec, device: torch.device | str = "cpu",
+                 buffers: int = 2):
         self.spec = dict(spec or {})
         self.inp = input_spec
         self.device = torch.device(device)
@@ -96,6 +97,7 @@ class BatchAugment:
         self.fill_image = fill.expand(side, side, 3).contiguous().to(self.device)
         self.interpolation = (self.spec.get("affine") or {}).get("interpolation", "nearest")
         self._buffers: dict[tuple, list[torch.Tensor]] = {}
+        self._n_buffers = buffers
         self._turn = 0
         ra = self.spec.get("randaugment")
         self.randaugment = v2.RandAugment(num_ops=ra.get("num_ops", 2), magnitude=ra.get("magnitude", 9)) if ra else None
@@ -111,11 +113,12 @@ class BatchAugment:
         return x.flip(-1) if self.inp.bgr else x
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
-        # Output buffers are reused (two in turn): a fresh 4-byte-per-pixel batch each step costs more
-        # in page faults than the arithmetic. A batch stays valid until two more have been made;
+        # Output buffers are reused in turn: a fresh 4-byte-per-pixel batch each step costs more in
+        # page faults than the arithmetic. A batch stays valid until ``buffers`` more have been made;
         # autograd's version counter would flag any use past that.
-        ring = self._buffers.setdefault(tuple(x.shape), [torch.empty(x.shape, device=x.device) for _ in range(2)])
-        self._turn ^= 1
+        ring = self._buffers.setdefault(tuple(x.shape), [torch.empty(x.shape, device=x.device)
+                                                          for _ in range(self._n_buffers)])
+        self._turn = (self._turn + 1) % self._n_buffers
         out = ring[self._turn]
         out.copy_(x)
         rows = _rows(out)
