@@ -88,8 +88,7 @@ def test_a_fold_writes_metrics_history_predictions_provenance_and_a_safe_checkpo
 
     # where the time went: every phase, summed over the epochs, and each epoch's overhead share
     prof = m["profile"]
-    phases = ["data_s", "forward_s", "backward_s", "optimizer_s", "eval_s", "checkpoint_s", "logging_s", "hooks_s",
-              "other_s"]
+    phases = ["data_s", "forward_s", "backward_s", "optimizer_s", "eval_s", "checkpoint_s", "hooks_s", "other_s"]
     assert all(prof[k] >= 0 for k in phases) and prof["forward_s"] > 0 and prof["checkpoint_s"] > 0
     assert sum(prof[k] for k in phases) == pytest.approx(prof["epoch_s"], rel=0.02)
     assert len(prof["overhead_fraction_per_epoch"]) == 4

@@ -1,8 +1,10 @@
 """The demo grid through profiles/slurm on the local cluster: one fold made to fail, rerun alone; one killed.
 
 One workflow copy per module (fixture ``grid``): its first run has a fault injected into exactly one
-fold (config ``train.fail``), so it ends non-zero and writes no tables. The tests then rerun that fold
-alone by its output path, build the tables, and kill a training job mid-way to see it resume.
+fold (the training script's test hook, the environment variable ``FERBENCH_FAIL_FOLDS``, which the
+SLURM jobs inherit through ``sbatch --export=ALL``), so it ends non-zero and writes no tables. The
+tests then rerun that fold alone by its output path, build the tables, and kill a training job
+mid-way to see it resume.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slurm
 
 MODELS, ITERATIONS = TINY_DEMO["benchmark"]["models"], range(TINY_DEMO["benchmark"]["iterations"])
 FAILED = {"model": "dan", "dataset": "demo", "iteration": 1}
+FAULT_ENV = "FERBENCH_FAIL_FOLDS"  # read by workflow/scripts/train.py only
 FOLDS = [f"results/runs/{m}/demo/{i}" for m in MODELS for i in ITERATIONS]
 FAILED_FOLD = "results/runs/{model}/{dataset}/{iteration}".format(**FAILED)
 TABLES = ["results/tables/accuracy.md", "results/tables/balanced_accuracy.md", "results/tables/summary.csv"]
@@ -53,8 +56,9 @@ def grid(slurm_cluster, tmp_path_factory):
     wd = workflow_copy(tmp_path_factory.mktemp("slurm_grid"))
     write_config(wd, "tiny.yaml", TINY_DEMO)
     write_config(wd, "slurm.yaml", SMALL_JOBS)
-    write_config(wd, "fault.yaml", {"train": {"fail": [FAILED]}})
-    run = run_snakemake(slurm_cluster, wd, *CONFIG, "fault.yaml", "--", *TABLES, timeout=480)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(FAULT_ENV, "{model}/{dataset}/{iteration}".format(**FAILED))
+        run = run_snakemake(slurm_cluster, wd, *CONFIG, "--", *TABLES, timeout=480)
     print(f"\ndemo grid with one failing fold through SLURM: {run.seconds:.0f} s")
     return wd, run
 

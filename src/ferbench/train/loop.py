@@ -67,11 +67,11 @@ class Trainer:
         if job.input_size:
             spec = dataclasses.replace(spec, size=job.input_size)
         self.input_spec = spec
-        # torchvision's RandAugment draws from torch's global generator, which the model's dropout
-        # uses too: batches are then made in the training thread, so every run draws the same numbers.
+        # Batches are augmented a step ahead in a background thread, except with RandAugment: it draws
+        # from torch's global generator, which the model's dropout uses too, so both must stay in one
+        # thread for every run to draw the same numbers.
         self.prefetch = not (r.get("augment") or {}).get("randaugment")
-        # batch k is trained on while k+1 waits in the queue and k+2 is being made
-        self.aug = BatchAugment(r.get("augment"), spec, self.device, buffers=3 if self.prefetch else 2)
+        self.aug = BatchAugment(r.get("augment"), spec, self.device)
         self.autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16) if job.amp and self.device.type == "cuda" else nullcontext()
         )
@@ -81,13 +81,16 @@ class Trainer:
         self.profile.add("setup", time.perf_counter() - t0)
 
     # -- data ---------------------------------------------------------------------------------------
-    def _train_batches(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _augmented(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Training batches with every random op applied, before the last (normalising) one."""
         for _, imgs, y in self.data.batches("train", self.batch_size, gen, self.pin_memory):
-            yield self.aug(imgs, gen), y.to(self.device, non_blocking=True)
+            yield self.aug.augment(imgs, gen, inplace=True), y.to(self.device, non_blocking=True)
 
-    def _epoch_batches(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        batches = Prefetch(lambda: self._train_batches(gen)) if self.prefetch else self._train_batches(gen)
-        return self.profile.wrap("data", batches)
+    def _train_batches(self, gen: torch.Generator, prefetch: bool = False) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Model-ready training batches; ``prefetch``: augmented a batch ahead in a background thread."""
+        batches = Prefetch(lambda: self._augmented(gen)) if prefetch else self._augmented(gen)
+        for x, y in batches:
+            yield self.aug.normalise(x), y
 
     # -- steps ----------------------------------------------------------------------------------------
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
@@ -122,14 +125,14 @@ class Trainer:
             raise FloatingPointError(f"non-finite training loss {loss.item()} ({self.job.fold})")
         return loss.item(), {k: float(v) for k, v in parts.items()}, logits.detach()
 
-    @torch.no_grad()
     def evaluate(self, part: str) -> dict[str, Any]:
         self.model.eval()
         ids, probs, ys = [], [], []
         for rows, imgs, y in self.data.batches(part, min(2 * self.batch_size, 512), pin_memory=self.pin_memory):
-            with self.autocast:
-                logits = self.model(self.aug.eval(imgs))["logits"]
-            probs.append(torch.softmax(logits.float(), 1).cpu())
+            x = self.aug.eval(imgs)  # outside inference mode: its output buffers are reused in training
+            with torch.inference_mode(), self.autocast:
+                logits = self.model(x)["logits"]
+                probs.append(torch.softmax(logits.float(), 1).cpu())
             ys.append(y)
             ids.append(rows)
         p, y = torch.cat(probs), torch.cat(ys)
@@ -149,7 +152,7 @@ class Trainer:
         self.model.train()
         self.objective.train()
         loss_sum, correct, seen, parts_sum = 0.0, 0, 0, {}
-        for x, y in self._epoch_batches(gen):
+        for x, y in self.profile.wrap("data", self._train_batches(gen, self.prefetch)):
             loss, parts, logits = self._step(x, y)
             loss_sum += loss * len(y)
             correct += int((logits.argmax(1) == y).sum())
@@ -211,36 +214,44 @@ class Trainer:
         history: list[dict] = state["history"] if state else []
 
         with PreemptionSignals(job.resume_path):
-            for epoch in range(first, epochs):
-                if bad >= patience:
-                    break
-                t0 = time.perf_counter()
-                row = self._train_epoch(epoch, epochs)
-                images, parts = row.pop("images"), row.pop("parts")
-                with self.profile.phase("eval"):
-                    val = self.evaluate("val")
-                improved = val["accuracy"] > best["val_accuracy"]
-                if improved:
-                    best = {"val_accuracy": val["accuracy"], "epoch": epoch, "weights": _clone(self.model.state_dict())}
-                bad = 0 if improved else bad + 1
-                history.append({**row, "val_loss": val["loss"], "val_accuracy": val["accuracy"],
-                                "val_balanced_accuracy": val["balanced_accuracy"], **parts,
-                                "seconds": time.perf_counter() - t0})
-                with self.profile.phase("checkpoint"):
-                    self.resume.save(self._state(epoch + 1, best, bad, history))
-                with self.profile.phase("logging"):
-                    # only now: a logged epoch is one whose resume state is on disk
-                    seconds = time.perf_counter() - t0
-                    print(f"[{job.fold}] epoch {epoch + 1}/{epochs} loss {row['train_loss']:.4f} "
-                          f"val acc {val['accuracy']:.4f}{' *' if improved else ''}  "
-                          f"{seconds:.1f} s, {images / seconds:.1f} images/s", flush=True)
-                self.profile.end_epoch(time.perf_counter() - t0)
+            try:
+                for epoch in range(first, epochs):
+                    if bad >= patience:
+                        break
+                    best, bad = self._epoch(epoch, epochs, best, bad, history)
+            except BaseException:
+                self.resume.wait(raise_error=False)  # the last completed epoch reaches the disk
+                raise
+            self.resume.wait()
 
         t0 = time.perf_counter()
         self.model.load_state_dict(best["weights"])
         results = {"val": self.evaluate("val"), "test": self.evaluate("test")}
         self.profile.add("final_eval", time.perf_counter() - t0)
         return self._finish(best, history, results)
+
+    def _epoch(self, epoch: int, epochs: int, best: dict, bad: int, history: list) -> tuple[dict, int]:
+        t0 = time.perf_counter()
+        row = self._train_epoch(epoch, epochs)
+        images, parts = row.pop("images"), row.pop("parts")
+        with self.profile.phase("eval"):
+            val = self.evaluate("val")
+        improved = val["accuracy"] > best["val_accuracy"]
+        if improved:
+            best = {"val_accuracy": val["accuracy"], "epoch": epoch, "weights": _clone(self.model.state_dict())}
+        bad = 0 if improved else bad + 1
+        seconds = time.perf_counter() - t0
+        history.append({**row, "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+                        "val_balanced_accuracy": val["balanced_accuracy"], **parts, "seconds": seconds})
+        line = (f"[{self.job.fold}] epoch {epoch + 1}/{epochs} loss {row['train_loss']:.4f} "
+                f"val acc {val['accuracy']:.4f}{' *' if improved else ''}  {seconds:.1f} s, "
+                f"{images / seconds:.1f} images/s")
+        with self.profile.phase("checkpoint"):
+            # the line is printed once the state is on disk: a logged epoch is a saved one
+            self.resume.save_in_background(self._state(epoch + 1, best, bad, history),
+                                           then=lambda: print(line, flush=True))
+        self.profile.end_epoch(time.perf_counter() - t0)
+        return best, bad
 
     def _finish(self, best: dict, history: list, results: dict) -> dict:
         job, val, test = self.job, results["val"], results["test"]

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 
 import torch
 
-# per-epoch overhead: work an epoch does besides training on its batches
-OVERHEAD = ("eval", "checkpoint", "logging")
+# per-epoch overhead: work an epoch does besides training on its batches. The epoch's log line is
+# printed by the thread that writes the resume state (see resume.py), so logging costs the loop nothing.
+OVERHEAD = ("eval", "checkpoint")
 GPU_PHASES = ("forward", "backward", "optimizer")
 
 
