@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("ferbench", "torch", "torchvision", "timm", "facenet-pytorch", "numpy")
+PACKAGES = ("ferbench", "torch", "torchvision", "timm", "facenet-pytorch", "numpy", "snakemake")
 SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT", "SLURM_CLUSTER_NAME")
 
 
