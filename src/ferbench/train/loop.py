@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from typing import Any
 
 import numpy as np
@@ -88,9 +88,10 @@ class Trainer:
 
     def _train_batches(self, gen: torch.Generator, prefetch: bool = False) -> Iterator[tuple[torch.Tensor, ...]]:
         """Model-ready training batches; ``prefetch``: augmented a batch ahead in a background thread."""
-        batches = Prefetch(lambda: self._augmented(gen)) if prefetch else self._augmented(gen)
-        for x, y in batches:
-            yield self.aug.normalise(x), y
+        batches = iter(Prefetch(lambda: self._augmented(gen))) if prefetch else self._augmented(gen)
+        with closing(batches):
+            for x, y in batches:
+                yield self.aug.normalise(x), y
 
     # -- steps ----------------------------------------------------------------------------------------
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
@@ -152,13 +153,15 @@ class Trainer:
         self.model.train()
         self.objective.train()
         loss_sum, correct, seen, parts_sum = 0.0, 0, 0, {}
-        for x, y in self.profile.wrap("data", self._train_batches(gen, self.prefetch)):
-            loss, parts, logits = self._step(x, y)
-            loss_sum += loss * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-            for k, v in parts.items():
-                parts_sum[k] = parts_sum.get(k, 0.0) + v * len(y)
+        # closing: a step that raises (e.g. preemption) stops the prefetching thread at once
+        with closing(self.profile.wrap("data", self._train_batches(gen, self.prefetch))) as batches:
+            for x, y in batches:
+                loss, parts, logits = self._step(x, y)
+                loss_sum += loss * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+                for k, v in parts.items():
+                    parts_sum[k] = parts_sum.get(k, 0.0) + v * len(y)
         with self.profile.phase("hooks"):
             self.objective.on_epoch_end(ctx)
         lr = self.optimizer.param_groups[0]["lr"]

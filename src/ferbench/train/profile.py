@@ -46,12 +46,16 @@ class Profile:
     def wrap(self, name: str, items: Iterator) -> Iterator:
         """Yield from ``items``, timing each wait for the next one as phase ``name``."""
         it = iter(items)
-        while True:
-            with self.phase(name):
-                item = next(it, _END)
-            if item is _END:
-                return
-            yield item
+        try:
+            while True:
+                with self.phase(name):
+                    item = next(it, _END)
+                if item is _END:
+                    return
+                yield item
+        finally:
+            if hasattr(it, "close"):
+                it.close()
 
     def end_epoch(self, seconds: float) -> dict[str, float]:
         """Close an epoch of ``seconds`` wall time; returns its phases (seconds) and adds them to the totals."""
