@@ -7,7 +7,7 @@ import torch
 from ferbench.models.base import InputSpec
 from torchvision.transforms import v2
 
-from ferbench.train.augment import BatchAugment, geometry_pil, geometry_torch
+from ferbench.train.augment import BatchAugment, geometry_cpu, geometry_torch
 from ferbench.train.cache import read_batch
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -98,7 +98,7 @@ def _theta(angle=0.0, scale=1.0, tx=0.0, ty=0.0, k=1):
     return torch.tensor([[[c, -s, tx], [s, c, ty]]] * k, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("geometry", [geometry_pil, geometry_torch])
+@pytest.mark.parametrize("geometry", [geometry_cpu, geometry_torch])
 def test_warp_shift_moves_pixels_and_fills_black(geometry):
     x = _batch(n=2, size=32)
     out = x.clone()
@@ -108,7 +108,7 @@ def test_warp_shift_moves_pixels_and_fills_black(geometry):
     assert (out[1, :, -4:] == 0).all()
 
 
-@pytest.mark.parametrize("geometry", [geometry_pil, geometry_torch])
+@pytest.mark.parametrize("geometry", [geometry_cpu, geometry_torch])
 def test_flips_mirror_only_the_drawn_samples_before_the_warp(geometry):
     x = _batch(n=3, size=16)
     out = x.clone()
@@ -128,7 +128,7 @@ def test_pil_and_grid_sample_geometry_agree(mode, equal_at_least):
                        zip(torch.rand(4, generator=g) - 0.5, 0.9 + 0.2 * torch.rand(4, generator=g),
                            0.2 * torch.rand(4, generator=g) - 0.1, 0.2 * torch.rand(4, generator=g) - 0.1)])
     a, b = x.clone(), x.clone()
-    geometry_pil(a, [1, 2], [0, 1, 2, 3], theta, mode)
+    geometry_cpu(a, [1, 2], [0, 1, 2, 3], theta, mode)
     geometry_torch(b, [1, 2], [0, 1, 2, 3], theta, mode)
     close = ((a.int() - b.int()).abs() <= (0 if mode == "nearest" else 2)).float().mean()
     assert close >= equal_at_least
@@ -150,3 +150,19 @@ def test_read_batch_reads_sorted_rows_of_the_cache():
     assert torch.equal(read_batch(images, np.array([1, 3])), torch.from_numpy(images[[1, 3]]))
     with pytest.raises(ValueError, match="increasing order"):
         read_batch(images, np.array([3, 1]))
+
+
+def test_cpu_warps_shared_between_threads_give_the_same_batch():
+    x = _batch(n=8, size=32)
+    theta = torch.cat([_theta(0.1 * k, 1.0, 0.02 * k, -0.01 * k) for k in range(8)])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = x.clone()
+        geometry_cpu(one, [1, 4], list(range(8)), theta, "bilinear")
+        torch.set_num_threads(2)  # the warps go to a pool of two threads
+        two = x.clone()
+        geometry_cpu(two, [1, 4], list(range(8)), theta, "bilinear")
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two) and not torch.equal(one, x)

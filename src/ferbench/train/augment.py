@@ -9,11 +9,10 @@ What keeps this fast on a CPU too:
 
 * per-channel arithmetic runs on ``(rows, W·3)`` views with the channel constants tiled along the row,
   so the innermost loop is a whole image row, not the 3 channels of one pixel;
-* flips, warps and erasing touch only the samples drawn for them: tensor advanced indexing
-  (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
-* on a CPU, flips and warps run sample by sample in PIL's C code on the uint8 pixels (no thread
-  pool started per small image; the GIL released); CUDA tensors go through batched kernels and
-  ``grid_sample``;
+* flips, warps and erasing touch only the samples drawn for them, one sample at a time on a CPU:
+  tensor advanced indexing (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
+* the affine warp of CPU tensors runs in PIL's C resampler on the uint8 pixels; CUDA tensors go
+  through batched kernels and ``grid_sample``;
 * every random op is drawn in :meth:`BatchAugment.augment`, which the training loop runs one batch
   ahead in a background thread; :meth:`BatchAugment.normalise`, the last op, turns the uint8 batch
   into the model's normalised float in the training thread.
@@ -28,7 +27,9 @@ fills with the normalisation mean, i.e. torchvision's ``value=0`` after ``Normal
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,25 +75,34 @@ def geometry_torch(x: torch.Tensor, flips: list[int], warps: list[int], theta: t
     x.index_copy_(0, rows, warped.round_().permute(0, 2, 3, 1).to(x.dtype))
 
 
-def geometry_pil(x: torch.Tensor, flips: list[int], warps: list[int], theta: torch.Tensor, mode: str) -> None:
-    """:func:`geometry_torch` for CPU tensors, sample by sample in PIL's C code (the resampler
-    torchvision's RandomRotation runs in the seeds). It is single-threaded and releases the GIL, so
-    it runs beside the training thread without starting torch's thread pool for every small image,
-    and warps several times faster than grid_sample on a CPU. ``theta`` becomes PIL's map between
-    pixel-centre coordinates."""
+def geometry_cpu(x: torch.Tensor, flips: list[int], warps: list[int], theta: torch.Tensor, mode: str) -> None:
+    """:func:`geometry_torch` for CPU tensors: flips sample by sample (a batched ``index_copy_`` is
+    several times slower on a CPU), warps in PIL's C resampler (the one torchvision's RandomRotation
+    runs in the seeds), several times faster than grid_sample on a CPU, which needs planar float and
+    two transposes. ``theta`` becomes PIL's map between pixel-centre coordinates."""
+    for i in flips:
+        x[i] = x[i].flip(1)
     h, w = x.shape[1], x.shape[2]
     resample = Image.Resampling.NEAREST if mode == "nearest" else Image.Resampling.BILINEAR
-    coeffs = {i: (a, b * w / h, w / 2 * (1 + tx - a - b), d * h / w, e, h / 2 * (1 + ty - d - e))
-              for i, ((a, b, tx), (d, e, ty)) in zip(warps, theta.tolist())}
     arr = x.numpy()
-    flipped = set(flips)
-    for i in sorted(flipped | set(coeffs)):
-        im = Image.fromarray(arr[i])
-        if i in flipped:
-            im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        if i in coeffs:
-            im = im.transform((w, h), Image.Transform.AFFINE, coeffs[i], resample)
-        arr[i] = np.asarray(im)
+
+    def warp(i: int, m: list) -> None:
+        (a, b, tx), (d, e, ty) = m
+        coeffs = (a, b * w / h, w / 2 * (1 + tx - a - b), d * h / w, e, h / 2 * (1 + ty - d - e))
+        arr[i] = np.asarray(Image.fromarray(arr[i]).transform((w, h), Image.Transform.AFFINE, coeffs, resample))
+
+    # PIL releases the GIL: the warps of a batch share the job's threads
+    threads = torch.get_num_threads()
+    if threads > 1 and len(warps) > 1:
+        list(_pool(threads).map(warp, warps, theta.tolist()))
+    else:
+        for i, m in zip(warps, theta.tolist()):
+            warp(i, m)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="ferbench-warp")
 
 
 class BatchAugment:
@@ -184,7 +194,7 @@ class BatchAugment:
         idx = torch.nonzero(on).flatten()
         cos, sin = torch.cos(angle[idx]) / scale[idx], torch.sin(angle[idx]) / scale[idx]
         theta = torch.stack([torch.stack([cos, -sin, tx[idx]], 1), torch.stack([sin, cos, ty[idx]], 1)], 1)
-        geometry = geometry_pil if x.device.type == "cpu" else geometry_torch
+        geometry = geometry_cpu if x.device.type == "cpu" else geometry_torch
         geometry(x, flips, idx.tolist(), theta, self.interpolation)
 
     def _colour(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -54,6 +54,5 @@ def read_batch(images: np.ndarray, rows: np.ndarray, pin_memory: bool = False) -
     a GPU)."""
     if len(rows) > 1 and (np.diff(rows) < 0).any():
         raise ValueError("read_batch takes rows in increasing order")
-    out = torch.empty((len(rows), *images.shape[1:]), dtype=torch.uint8, pin_memory=pin_memory)
-    np.take(images, rows, axis=0, out=out.numpy())
-    return out
+    batch = torch.from_numpy(np.ascontiguousarray(images[rows]))  # numpy's gather: faster than np.take(out=)
+    return batch.pin_memory() if pin_memory else batch
