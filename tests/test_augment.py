@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from ferbench.models.base import InputSpec
-from ferbench.train.augment import BatchAugment, warp_grid_sample, warp_pil
+from torchvision.transforms import v2
+
+from ferbench.train.augment import BatchAugment, geometry_cpu, geometry_torch
 from ferbench.train.cache import read_batch
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -53,9 +55,24 @@ def test_bgr_models_get_reversed_channels():
     assert bgr[0, 2].min() == 1 and bgr[0, 0].max() == 0
 
 
-def test_randaugment_runs_on_uint8_batches():
-    out = BatchAugment({"randaugment": {"num_ops": 2, "magnitude": 9}}, SPEC)(_batch(), torch.Generator().manual_seed(0))
-    assert out.shape == (6, 3, 32, 32) and torch.isfinite(out).all()
+def test_randaugment_draws_one_torchvision_op_set_per_chunk_of_four_from_the_generator():
+    # eight copies of one image: any difference between outputs comes from the ops drawn
+    batch = _batch(n=1, size=32).expand(8, 32, 32, 3).contiguous()
+    kept = batch.clone()
+    aug = BatchAugment({"randaugment": {"num_ops": 2, "magnitude": 9}}, SPEC)
+    out = aug.augment(batch, torch.Generator().manual_seed(0))
+    assert out.dtype == torch.uint8 and torch.equal(batch, kept)  # uint8 until normalise; input untouched
+    first, second = out[:4], out[4:]
+    assert all(torch.equal(o, first[0]) for o in first) and all(torch.equal(o, second[0]) for o in second)
+    assert not torch.equal(first[0], second[0])  # each chunk draws its own ops
+    assert not torch.equal(first[0], batch[0]) or not torch.equal(second[0], batch[0])
+    # the ops are torchvision's RandAugment(2, 9), its global generator seeded from ours
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+    ref = v2.RandAugment(num_ops=2, magnitude=9)
+    expected = torch.cat([ref(c) for c in kept.permute(0, 3, 1, 2).split(4)]).permute(0, 2, 3, 1)
+    assert torch.equal(out, expected)
+    assert not torch.equal(out, aug.augment(batch, torch.Generator().manual_seed(1)))
 
 
 def test_a_batch_stays_valid_until_two_more_are_made():
@@ -81,19 +98,28 @@ def _theta(angle=0.0, scale=1.0, tx=0.0, ty=0.0, k=1):
     return torch.tensor([[[c, -s, tx], [s, c, ty]]] * k, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("warp", [warp_pil, warp_grid_sample])
-def test_warp_shift_moves_pixels_and_fills_black(warp):
+@pytest.mark.parametrize("geometry", [geometry_cpu, geometry_torch])
+def test_warp_shift_moves_pixels_and_fills_black(geometry):
     x = _batch(n=2, size=32)
     out = x.clone()
-    warp(out, [1], _theta(tx=2 * 4 / 32), "nearest")  # output pixel p reads input p + 4 px
+    geometry(out, [], [1], _theta(tx=2 * 4 / 32), "nearest")  # output pixel p reads input p + 4 px
     assert torch.equal(out[0], x[0])  # samples not drawn are untouched
     assert torch.equal(out[1, :, :-4], x[1, :, 4:])
     assert (out[1, :, -4:] == 0).all()
 
 
+@pytest.mark.parametrize("geometry", [geometry_cpu, geometry_torch])
+def test_flips_mirror_only_the_drawn_samples_before_the_warp(geometry):
+    x = _batch(n=3, size=16)
+    out = x.clone()
+    geometry(out, [0, 2], [2], _theta(tx=2 * 2 / 16), "nearest")
+    assert torch.equal(out[0], x[0].flip(1)) and torch.equal(out[1], x[1])
+    assert torch.equal(out[2, :, :-2], x[2].flip(1)[:, 2:])  # flipped, then shifted
+
+
 @pytest.mark.parametrize("mode, equal_at_least", [("nearest", 0.999), ("bilinear", 0.95)])
-def test_pil_and_grid_sample_warps_agree(mode, equal_at_least):
-    # The CPU (PIL) and CUDA (grid_sample) backends must draw the same augmentation; bilinear
+def test_pil_and_grid_sample_geometry_agree(mode, equal_at_least):
+    # The CPU (PIL) and CUDA (torch kernels) backends must draw the same augmentation; bilinear
     # differs at the image border, where PIL blends with the fill colour differently.
     g = torch.Generator().manual_seed(3)
     smooth = torch.nn.functional.avg_pool2d(_batch(n=4, size=40).permute(0, 3, 1, 2).float(), 5, 1, 2)
@@ -102,11 +128,21 @@ def test_pil_and_grid_sample_warps_agree(mode, equal_at_least):
                        zip(torch.rand(4, generator=g) - 0.5, 0.9 + 0.2 * torch.rand(4, generator=g),
                            0.2 * torch.rand(4, generator=g) - 0.1, 0.2 * torch.rand(4, generator=g) - 0.1)])
     a, b = x.clone(), x.clone()
-    warp_pil(a, [0, 1, 2, 3], theta, mode)
-    warp_grid_sample(b, [0, 1, 2, 3], theta, mode)
+    geometry_cpu(a, [1, 2], [0, 1, 2, 3], theta, mode)
+    geometry_torch(b, [1, 2], [0, 1, 2, 3], theta, mode)
     close = ((a.int() - b.int()).abs() <= (0 if mode == "nearest" else 2)).float().mean()
     assert close >= equal_at_least
     assert not torch.equal(a, x)
+
+
+def test_augment_keeps_the_callers_batch_unless_told_it_may_overwrite_it():
+    aug = BatchAugment({"hflip": 1.0, "erasing": {"p": 1.0}}, SPEC)
+    batch = _batch(size=32)
+    kept = batch.clone()
+    out = aug.augment(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(batch, kept) and out.data_ptr() != batch.data_ptr()
+    again = aug.augment(batch, torch.Generator().manual_seed(0), inplace=True)
+    assert again.data_ptr() == batch.data_ptr() and torch.equal(again, out)
 
 
 def test_read_batch_reads_sorted_rows_of_the_cache():
@@ -114,3 +150,19 @@ def test_read_batch_reads_sorted_rows_of_the_cache():
     assert torch.equal(read_batch(images, np.array([1, 3])), torch.from_numpy(images[[1, 3]]))
     with pytest.raises(ValueError, match="increasing order"):
         read_batch(images, np.array([3, 1]))
+
+
+def test_cpu_warps_shared_between_threads_give_the_same_batch():
+    x = _batch(n=8, size=32)
+    theta = torch.cat([_theta(0.1 * k, 1.0, 0.02 * k, -0.01 * k) for k in range(8)])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = x.clone()
+        geometry_cpu(one, [1, 4], list(range(8)), theta, "bilinear")
+        torch.set_num_threads(2)  # the warps go to a pool of two threads
+        two = x.clone()
+        geometry_cpu(two, [1, 4], list(range(8)), theta, "bilinear")
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two) and not torch.equal(one, x)

@@ -1,6 +1,11 @@
+import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -11,10 +16,9 @@ import torch
 
 from ferbench.models import create_model
 from ferbench.models.base import CrossEntropyObjective
-from ferbench.schemas import LABELS
-from ferbench.splits import make_split
-from ferbench.train import InjectedFault, Preempted, TrainJob, train
-from ferbench.train.loop import CLASSES_KEY
+from ferbench.train import Preempted, TrainJob, train
+from ferbench.train.data import Prefetch
+from ferbench.train.resume import ResumeFile
 
 CLASSES = ["red", "green", "blue"]
 RECIPE = {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "scheduler": "cosine", "epochs": 4,
@@ -22,25 +26,14 @@ RECIPE = {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "scheduler": "
 
 
 @pytest.fixture(scope="module")
-def fold(tmp_path_factory):
+def fold(fold_builder):
     """90 noisy 24-px images whose class is the colour of a square: learnable in a few epochs."""
-    root = tmp_path_factory.mktemp("fold")
     rng = np.random.default_rng(0)
-    n = 90
-    y = np.arange(n) % 3
-    imgs = rng.integers(0, 80, (n, 24, 24, 3), dtype=np.uint8)
+    y = np.arange(90) % 3
+    imgs = rng.integers(0, 80, (90, 24, 24, 3), dtype=np.uint8)
     for i, c in enumerate(y):
         imgs[i, 6:18, 6:18, c] = 230
-    np.save(root / "images.npy", imgs)
-    ids = [f"im{i:03d}" for i in range(n)]
-    cols = {k: [None] * n for k in LABELS.names}
-    cols.update(image_id=ids, path=[f"x/{i}.jpg" for i in ids], label=y.tolist(), label_name=[CLASSES[c] for c in y])
-    table = pa.table(cols, schema=LABELS).replace_schema_metadata({CLASSES_KEY: json.dumps(CLASSES)})
-    pq.write_table(table, root / "labels.parquet")
-    split = make_split(pd.DataFrame({"image_id": ids, "label": y}), "stratified", 0, 3)
-    split["part"] = split["part"].astype(str)
-    pq.write_table(pa.Table.from_pandas(split, preserve_index=False), root / "split.parquet")
-    return root
+    return fold_builder("fold", imgs, y, CLASSES)
 
 
 def _job(fold, out, **kw):
@@ -50,18 +43,40 @@ def _job(fold, out, **kw):
     return TrainJob(**{**base, **kw})
 
 
-def test_a_fold_writes_metrics_history_predictions_and_a_safe_checkpoint(fold, tmp_path):
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _preempt_at(monkeypatch, epoch):
+    original = CrossEntropyObjective.on_epoch_start
+
+    def preempt(self, ctx):
+        if ctx.epoch == epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+        original(self, ctx)
+
+    monkeypatch.setattr(CrossEntropyObjective, "on_epoch_start", preempt)
+    return lambda: monkeypatch.setattr(CrossEntropyObjective, "on_epoch_start", original)
+
+
+def test_a_fold_writes_metrics_history_predictions_provenance_and_a_safe_checkpoint(fold, tmp_path, capsys,
+                                                                                     monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     m = train(_job(fold, tmp_path))
     run = tmp_path / "run"
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(m))
     for key in ("test_accuracy", "test_balanced_accuracy", "test_macro_f1", "best_val_accuracy", "best_epoch",
-                "n_train", "n_val", "n_test", "wall_time_s", "device"):
+                "n_train", "n_val", "n_test", "wall_time_s", "device", "device_name", "input_size", "recipe"):
         assert key in m
     assert (m["n_train"], m["n_val"], m["n_test"]) == (54, 18, 18)
     assert m["test_accuracy"] > 0.6, m  # chance is 1/3
     assert m["pretrained"].startswith("none")
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [0, 1, 2, 3]
+    assert list(history.columns[:7]) == ["epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                         "val_balanced_accuracy"]
+    assert history.columns[-1] == "seconds" and "loss_ce" in history.columns
     assert m["best_val_accuracy"] == history["val_accuracy"].max()
     preds = pq.read_table(run / "predictions.parquet").to_pandas()
     assert sorted(preds["part"].unique()) == ["test", "val"] and len(preds) == 36
@@ -72,37 +87,121 @@ def test_a_fold_writes_metrics_history_predictions_and_a_safe_checkpoint(fold, t
     create_model("resnet18", 3).load_state_dict(state)
     assert not (tmp_path / "resume" / "state.pt").exists()
 
+    # where the time went: every phase, summed over the epochs, and each epoch's overhead share
+    prof = m["profile"]
+    phases = ["data_s", "forward_s", "backward_s", "optimizer_s", "eval_s", "checkpoint_s", "hooks_s", "other_s"]
+    assert all(prof[k] >= 0 for k in phases) and prof["forward_s"] > 0 and prof["checkpoint_s"] > 0
+    assert sum(prof[k] for k in phases) == pytest.approx(prof["epoch_s"], rel=0.02)
+    assert len(prof["overhead_fraction_per_epoch"]) == 4
+    assert all(0 < f < 1 for f in prof["overhead_fraction_per_epoch"])
+    assert prof["final_eval_s"] > 0 and prof["setup_s"] > 0
+
+    # one log line per epoch, with its time and throughput
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "] epoch " in ln]
+    assert len(lines) == 4 and lines[0].startswith("[resnet18/toy/0] epoch 1/4 loss ")
+    assert all(ln.endswith("images/s") and " s, " in ln for ln in lines), lines
+
+    prov = json.loads((run / "provenance.json").read_text())
+    for role, name in {"labels": "labels.parquet", "split": "split.parquet", "cache": "images.npy"}.items():
+        assert prov["inputs"][role]["sha256"] == _sha256(fold / name), role
+    assert prov["settings"]["recipe"] == RECIPE and prov["settings"]["seed"] == m["seed"]
+    assert prov["settings"]["input_size"] == 32 and prov["settings"]["resumed_after_epoch"] is None
+    assert torch.__version__.startswith(prov["packages"]["torch"]) and prov["packages"]["python"]
+    assert prov["device_name"] == m["device_name"] and prov["host"]
+    assert prov["slurm"] == {"SLURM_JOB_ID": "4242", "SLURM_RESTART_COUNT": "1"}
+    assert prov["started"] <= prov["ended"]
+    git = prov["code"]["git"]
+    assert (len(git["commit"]) == 40 and isinstance(git["dirty"], bool)) or git["note"].startswith("not a git")
+
 
 def test_an_interrupted_fold_resumes_to_the_same_metrics(fold, tmp_path, monkeypatch):
     full = train(_job(fold, tmp_path / "full"))
 
-    original = CrossEntropyObjective.on_epoch_start
-
-    def preempt_at_epoch_2(self, ctx):
-        if ctx.epoch == 2:
-            os.kill(os.getpid(), signal.SIGTERM)  # what SLURM sends before a kill
-        original(self, ctx)
-
-    monkeypatch.setattr(CrossEntropyObjective, "on_epoch_start", preempt_at_epoch_2)
+    undo = _preempt_at(monkeypatch, 2)  # SIGTERM, what SLURM sends before a kill
     job = _job(fold, tmp_path / "cut")
     with pytest.raises(Preempted):
         train(job)
     assert not (job.out_dir / "metrics.json").exists()
     assert torch.load(job.resume_path, weights_only=True)["epoch_done"] == 2
-    monkeypatch.setattr(CrossEntropyObjective, "on_epoch_start", original)
+    assert not [t for t in threading.enumerate() if t.name.startswith("ferbench-")]  # prefetch, save: stopped
+    undo()
     resumed = train(job)
     for key in ("test_accuracy", "test_balanced_accuracy", "best_val_accuracy", "best_epoch", "test_loss"):
         assert resumed[key] == full[key], key
     a = pd.read_csv(tmp_path / "full" / "run" / "history.csv")
     b = pd.read_csv(job.out_dir / "history.csv")
     pd.testing.assert_series_equal(a["val_loss"], b["val_loss"])
+    prov = json.loads((job.out_dir / "provenance.json").read_text())
+    assert prov["settings"]["resumed_after_epoch"] == 2
 
 
-def test_an_injected_fault_fails_the_fold_and_leaves_nothing_finished(fold, tmp_path):
-    job = _job(fold, tmp_path, fail=True)
-    with pytest.raises(InjectedFault, match="resnet18/toy/0"):
+def test_an_epoch_is_logged_only_once_its_resume_state_is_on_disk(fold, tmp_path, monkeypatch, capsys):
+    saved = []
+    original = ResumeFile.save
+
+    def full_disk_at_epoch_2(self, state):
+        if state["epoch_done"] == 2:
+            raise OSError(28, "No space left on device")
+        original(self, state)
+        saved.append(state["epoch_done"])
+
+    monkeypatch.setattr(ResumeFile, "save", full_disk_at_epoch_2)
+    with pytest.raises(OSError, match="No space left"):
+        train(_job(fold, tmp_path))
+    out = capsys.readouterr().out
+    assert saved == [1] and "epoch 1/4" in out and "epoch 2/4" not in out
+
+
+KILLED_SAVE = """
+import sys, time, torch
+from ferbench.train.resume import ResumeFile
+
+class Stall:  # pickled after the tensors: this save never finishes
+    def __reduce__(self):
+        print("saving", flush=True)
+        time.sleep(600)
+
+ResumeFile(sys.argv[1]).save({"model": {"w": torch.zeros(1_000_000)}, "stall": Stall()})
+"""
+
+
+def test_a_save_killed_mid_way_is_cleaned_up_and_the_fold_resumes_from_the_last_saved_epoch(
+        fold, tmp_path, monkeypatch, capsys):
+    job = _job(fold, tmp_path)
+    undo = _preempt_at(monkeypatch, 1)
+    with pytest.raises(Preempted):
+        train(job)  # epoch 1 saved
+    undo()
+    # the next attempt is killed (SIGKILL: nothing runs after it) while saving epoch 2's state
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(job.resume_path)], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "saving"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    stale = list(job.resume_path.parent.glob(".state.pt.*.tmp"))
+    assert len(stale) == 1
+    assert torch.load(job.resume_path, weights_only=True)["epoch_done"] == 1  # untouched by the killed save
+    (job.out_dir).mkdir(parents=True)
+    (job.out_dir / ".metrics.json.abc123.tmp").write_text("{")  # killed while writing the outputs
+    capsys.readouterr()
+
+    m = train(job)
+    out = capsys.readouterr().out
+    assert "removed 2 temp file(s)" in out and "resuming resnet18/toy/0 after epoch 1" in out, out
+    assert not stale[0].exists() and not (job.out_dir / ".metrics.json.abc123.tmp").exists()
+    assert m["epochs_run"] == 4 and not job.resume_path.exists()
+
+
+def test_an_unreadable_resume_state_is_named_with_what_to_do(fold, tmp_path):
+    job = _job(fold, tmp_path)
+    job.resume_path.parent.mkdir(parents=True)
+    torch.save({"model": {"w": torch.zeros(10_000)}}, job.resume_path)
+    data = job.resume_path.read_bytes()
+    job.resume_path.write_bytes(data[: len(data) // 2])  # e.g. a full disk
+    with pytest.raises(ValueError, match=rf"{job.resume_path}: cannot read this resume state .*delete the file"):
         train(job)
-    assert not job.out_dir.exists() or not any(job.out_dir.iterdir())
 
 
 def test_a_split_that_does_not_match_the_table_is_refused(fold, tmp_path):
@@ -111,3 +210,34 @@ def test_a_split_that_does_not_match_the_table_is_refused(fold, tmp_path):
     pq.write_table(pa.Table.from_pandas(t, preserve_index=False), bad)
     with pytest.raises(ValueError, match="does not list the rows"):
         train(_job(fold, tmp_path, split=bad))
+
+
+def test_prefetch_yields_in_order_and_hands_over_the_producers_error():
+    assert list(Prefetch(lambda: iter(range(5)))) == list(range(5))
+
+    def failing():
+        yield 1
+        raise KeyError("bad row")
+
+    it = iter(Prefetch(failing))
+    assert next(it) == 1
+    with pytest.raises(KeyError, match="bad row"):
+        next(it)
+
+
+def test_leaving_a_prefetched_loop_early_stops_its_thread():
+    made = []
+
+    def endless():
+        while True:
+            made.append(len(made))
+            yield made[-1]
+
+    p = Prefetch(endless, depth=1)
+    for item in p:
+        if item == 2:
+            break
+    p.close()
+    n = len(made)
+    time.sleep(0.3)
+    assert not p._thread.is_alive() and len(made) == n <= 5

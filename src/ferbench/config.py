@@ -118,10 +118,3 @@ def pretrained_files(cfg: Mapping, model: str) -> dict[str, WeightFile]:
         out[part] = WeightFile(Path(entry["file"]), entry.get("source") or WeightFile.source,
                                entry.get("sha256"), entry.get("converter"), key)
     return out
-
-
-def should_fail(cfg: Mapping, model: str, dataset: str, iteration: int) -> bool:
-    return any(
-        f["model"] == model and f["dataset"] == dataset and int(f["iteration"]) == int(iteration)
-        for f in cfg.get("train", {}).get("fail") or []
-    )

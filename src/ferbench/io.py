@@ -46,6 +46,18 @@ def current_umask() -> int:
     return old
 
 
+def remove_stale_temps(dest: str | Path) -> list[Path]:
+    """Delete the temp files :func:`atomic_path` left beside ``dest`` when a writer was killed mid-way.
+
+    Only for a job that owns ``dest`` (no other writer of it can be running); returns what it removed.
+    """
+    dest = Path(dest)
+    stale = sorted(dest.parent.glob(f".{dest.name}.*.tmp")) if dest.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
 def write_with(dest: str | Path, writer: Callable[[Path], Any]) -> Path:
     """``writer(tmp_path)`` writes the content; the result appears at ``dest`` atomically."""
     with atomic_path(dest) as tmp:

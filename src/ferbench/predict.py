@@ -102,12 +102,6 @@ def align_config(card: dict[str, Any]) -> AlignConfig:
     return AlignConfig(**kw, no_face="exclude")
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 # -- inputs -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Unread:

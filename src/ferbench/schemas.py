@@ -147,5 +147,6 @@ def write_predictions(path: str | Path, columns: dict[str, list], classes: Seque
     return _write(path, pa.table(columns, schema=predictions(classes)))
 
 
+
 def read_predictions(path: str | Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()

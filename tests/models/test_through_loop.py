@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from zoo_helpers import HEAVY
 
 from ferbench.models import list_models
-from ferbench.schemas import LABELS
-from ferbench.splits import make_split
 from ferbench.train import TrainJob, train
-from ferbench.train.loop import CLASSES_KEY
 
 CLASSES = ["a", "b", "c"]
 RECIPE = {"optimizer": "adam", "lr": 1e-4, "scheduler": "none", "epochs": 1, "patience": 1, "batch_size": 6,
@@ -23,22 +15,10 @@ RECIPE = {"optimizer": "adam", "lr": 1e-4, "scheduler": "none", "epochs": 1, "pa
 
 
 @pytest.fixture(scope="module")
-def fold(tmp_path_factory):
+def fold(fold_builder):
     """30 random 32-px images, 3 classes, stratified 60/20/20: the loop resizes them to each model's input."""
-    root = tmp_path_factory.mktemp("fold")
-    n = 30
-    y = np.arange(n) % 3
-    np.save(root / "images.npy", np.random.default_rng(0).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8))
-    ids = [f"im{i:03d}" for i in range(n)]
-    cols = {k: [None] * n for k in LABELS.names}
-    cols.update(image_id=ids, path=[f"x/{i}.jpg" for i in ids], label=y.tolist(),
-                label_name=[CLASSES[c] for c in y])
-    table = pa.table(cols, schema=LABELS).replace_schema_metadata({CLASSES_KEY: json.dumps(CLASSES)})
-    pq.write_table(table, root / "labels.parquet")
-    split = make_split(pd.DataFrame({"image_id": ids, "label": y}), "stratified", 0, 3)
-    split["part"] = split["part"].astype(str)
-    pq.write_table(pa.Table.from_pandas(split, preserve_index=False), root / "split.parquet")
-    return root
+    images = np.random.default_rng(0).integers(0, 255, (30, 32, 32, 3), dtype=np.uint8)
+    return fold_builder("fold", images, np.arange(30) % 3, CLASSES)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n

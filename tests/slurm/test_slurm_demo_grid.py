@@ -1,8 +1,10 @@
 """The demo grid through profiles/slurm on the local cluster: one fold made to fail, rerun alone; one killed.
 
 One workflow copy per module (fixture ``grid``): its first run has a fault injected into exactly one
-fold (config ``train.fail``), so it ends non-zero and writes no tables. The tests then rerun that fold
-alone by its output path, build the tables, and kill a training job mid-way to see it resume.
+fold (the training script's test hook, the environment variable ``FERBENCH_FAIL_FOLDS``, which the
+SLURM jobs inherit through ``sbatch --export=ALL``), so it ends non-zero and writes no tables. The
+tests then rerun that fold alone by its output path, build the tables, grow the grid by one
+iteration, and kill a training job mid-way to see it resume.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slurm
 
 MODELS, ITERATIONS = TINY_DEMO["benchmark"]["models"], range(TINY_DEMO["benchmark"]["iterations"])
 FAILED = {"model": "dan", "dataset": "demo", "iteration": 1}
+FAULT_ENV = "FERBENCH_FAIL_FOLDS"  # read by workflow/scripts/train.py only
 FOLDS = [f"results/runs/{m}/demo/{i}" for m in MODELS for i in ITERATIONS]
 FAILED_FOLD = "results/runs/{model}/{dataset}/{iteration}".format(**FAILED)
 TABLES = ["results/tables/accuracy.md", "results/tables/balanced_accuracy.md", "results/tables/summary.csv"]
@@ -53,8 +56,9 @@ def grid(slurm_cluster, tmp_path_factory):
     wd = workflow_copy(tmp_path_factory.mktemp("slurm_grid"))
     write_config(wd, "tiny.yaml", TINY_DEMO)
     write_config(wd, "slurm.yaml", SMALL_JOBS)
-    write_config(wd, "fault.yaml", {"train": {"fail": [FAILED]}})
-    run = run_snakemake(slurm_cluster, wd, *CONFIG, "fault.yaml", "--", *TABLES, timeout=480)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(FAULT_ENV, "{model}/{dataset}/{iteration}".format(**FAILED))
+        run = run_snakemake(slurm_cluster, wd, *CONFIG, "--", *TABLES, timeout=480)
     print(f"\ndemo grid with one failing fold through SLURM: {run.seconds:.0f} s")
     return wd, run
 
@@ -102,7 +106,7 @@ def test_the_failed_fold_reruns_alone_by_its_path_then_the_tables_appear(grid, s
 
     tables = run_snakemake(slurm_cluster, wd, *CONFIG, "--", *TABLES, timeout=300)
     assert tables.returncode == 0, tables
-    assert job_counts(tables.output) == {"aggregate": 1}, tables  # no training job ran again
+    assert "train" not in job_counts(tables.output), tables  # only aggregation: no training job ran again
     assert mtimes(wd, [*others, *UPSTREAM]) == before
     accuracy = (wd / "results/tables/accuracy.md").read_text()
     assert "| demo |" in accuracy and accuracy.count(f"(n={len(ITERATIONS)})") == len(MODELS), accuracy
@@ -110,6 +114,25 @@ def test_the_failed_fold_reruns_alone_by_its_path_then_the_tables_appear(grid, s
     assert set(summary["model"]) == set(MODELS), summary
 
     again = run_snakemake(slurm_cluster, wd, "-n", *CONFIG, "--", *TABLES, timeout=120)
+    assert again.returncode == 0 and "Nothing to be done" in again.output, again
+
+
+def test_one_more_iteration_trains_only_its_folds_through_the_profile(grid, slurm_cluster):
+    """Growing a finished grid through SLURM: the new iteration's folds, nothing else, then new tables."""
+    wd, _ = grid
+    grown = len(ITERATIONS) + 1
+    write_config(wd, "grow.yaml", {"benchmark": {"iterations": grown}})
+    before = mtimes(wd, [*FOLDS, *UPSTREAM])
+    run = run_snakemake(slurm_cluster, wd, *CONFIG, "grow.yaml", "--", *TABLES, timeout=400)
+    assert run.returncode == 0, run
+    counts = job_counts(run.output)
+    assert counts.get("train") == len(MODELS) and counts.get("split") == 1, run
+    assert mtimes(wd, [*FOLDS, *UPSTREAM]) == before, "a finished fold or its split was rewritten"
+    for m in MODELS:
+        assert (wd / f"results/runs/{m}/demo/{grown - 1}/metrics.json").is_file()
+    accuracy = (wd / "results/tables/accuracy.md").read_text()
+    assert accuracy.count(f"(n={grown})") == len(MODELS), accuracy
+    again = run_snakemake(slurm_cluster, wd, "-n", *CONFIG, "grow.yaml", "--", *TABLES, timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.output, again
 
 

@@ -4,6 +4,7 @@ import torch
 
 from ferbench.align import AlignConfig, align_dataset
 from ferbench.datasets import get_adapter
+from ferbench.device import resolve_device
 from ferbench.logs import tee_output
 from ferbench.schemas import write_alignment
 
@@ -11,8 +12,7 @@ with tee_output(snakemake.log[0]):
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     opts = dict(p.align)
-    device = opts.pop("device", "auto")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    device = resolve_device(opts.pop("device", "auto"))
     image_format = opts.pop("image_format", "jpg")
     result = get_adapter(p.entry["format"]).read(Path(p.raw_dir), p.entry.get("options") or {})
     results = Path(p.results)

@@ -2,7 +2,7 @@ import torch
 
 from ferbench.cross import evaluate
 from ferbench.logs import tee_output
-from ferbench.predict import resolve_device
+from ferbench.device import resolve_device
 
 with tee_output(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -40,6 +40,7 @@ def _writer(fmt: str, stream: IO[str], columns: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     from .. import predict as P
+    from ..device import resolve_device
     from ..io import atomic_path
 
     fmt = "csv"
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     t0 = time.perf_counter()
     try:
-        predictor = P.Predictor(args.checkpoint, P.resolve_device(args.device), args.batch_size, args.fps)
+        predictor = P.Predictor(args.checkpoint, resolve_device(args.device), args.batch_size, args.fps)
     except (OSError, ValueError, KeyError, RuntimeError) as e:  # no such checkpoint, model or device
         print(f"error: {e}", file=sys.stderr)
         return 2

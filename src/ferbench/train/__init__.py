@@ -1,5 +1,7 @@
 """Training: cached images -> batched augmentation -> one loop for every model."""
 
-from .loop import InjectedFault, Preempted, TrainJob, job_seed, read_classes, train
+from .job import TrainJob
+from .loop import train
+from .resume import Preempted
 
-__all__ = ["InjectedFault", "Preempted", "TrainJob", "job_seed", "read_classes", "train"]
+__all__ = ["Preempted", "TrainJob", "train"]

@@ -9,10 +9,13 @@ What keeps this fast on a CPU too:
 
 * per-channel arithmetic runs on ``(rows, W·3)`` views with the channel constants tiled along the row,
   so the innermost loop is a whole image row, not the 3 channels of one pixel;
-* flips, warps and erasing touch only the samples drawn for them, one sample at a time: tensor
-  advanced indexing (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
+* flips, warps and erasing touch only the samples drawn for them, one sample at a time on a CPU:
+  tensor advanced indexing (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
 * the affine warp of CPU tensors runs in PIL's C resampler on the uint8 pixels; CUDA tensors go
-  through ``grid_sample``.
+  through batched kernels and ``grid_sample``;
+* every random op is drawn in :meth:`BatchAugment.augment`, which the training loop runs one batch
+  ahead in a background thread; :meth:`BatchAugment.normalise`, the last op, turns the uint8 batch
+  into the model's normalised float in the training thread.
 
 ``RandomApply(p)[RandomRotation(d), RandomCrop(s, pad)]`` of the seeds maps to
 ``affine: {p, degrees: d, translate: pad / s}`` with ``interpolation: nearest`` (the default), as
@@ -24,7 +27,9 @@ fills with the normalisation mean, i.e. torchvision's ``value=0`` after ``Normal
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,11 +57,17 @@ def _rows(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, x.shape[2] * x.shape[3])
 
 
-def warp_grid_sample(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode: str) -> None:
-    """Warp samples ``idx`` of a uint8 NHWC batch in place; ``theta`` (k×2×3) maps output to input
-    in grid_sample's [-1, 1] coordinates. The warp runs in planar float, where grid_sample is fastest."""
-    k, h, w = len(idx), x.shape[1], x.shape[2]
-    rows = torch.tensor(idx, device=x.device)
+def geometry_torch(x: torch.Tensor, flips: list[int], warps: list[int], theta: torch.Tensor, mode: str) -> None:
+    """Mirror samples ``flips``, then warp samples ``warps`` of a uint8 NHWC batch, in place; ``theta``
+    (one 2×3 matrix per warped sample) maps output to input in grid_sample's [-1, 1] coordinates.
+    The path for GPU tensors: a few batched kernels, the warp in planar float where grid_sample is fastest."""
+    if flips:
+        rows = torch.tensor(flips, device=x.device)
+        x.index_copy_(0, rows, x.index_select(0, rows).flip(2))
+    if not warps:
+        return
+    k, h, w = len(warps), x.shape[1], x.shape[2]
+    rows = torch.tensor(warps, device=x.device)
     grid = F.affine_grid(theta.to(x.device), [k, 3, h, w], align_corners=False)
     planar = x.index_select(0, rows).permute(0, 3, 1, 2).contiguous().float()
     warped = F.grid_sample(planar, grid, mode=mode, padding_mode="zeros", align_corners=False)
@@ -64,16 +75,34 @@ def warp_grid_sample(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode:
     x.index_copy_(0, rows, warped.round_().permute(0, 2, 3, 1).to(x.dtype))
 
 
-def warp_pil(x: torch.Tensor, idx: list[int], theta: torch.Tensor, mode: str) -> None:
-    """:func:`warp_grid_sample` for CPU tensors, through PIL's C resampler (the one torchvision's
-    RandomRotation runs in the seeds): on a CPU it is several times faster than grid_sample, which
-    needs planar float and two transposes. ``theta`` becomes PIL's map between pixel-centre coordinates."""
+def geometry_cpu(x: torch.Tensor, flips: list[int], warps: list[int], theta: torch.Tensor, mode: str) -> None:
+    """:func:`geometry_torch` for CPU tensors: flips sample by sample (a batched ``index_copy_`` is
+    several times slower on a CPU), warps in PIL's C resampler (the one torchvision's RandomRotation
+    runs in the seeds), several times faster than grid_sample on a CPU, which needs planar float and
+    two transposes. ``theta`` becomes PIL's map between pixel-centre coordinates."""
+    for i in flips:
+        x[i] = x[i].flip(1)
     h, w = x.shape[1], x.shape[2]
     resample = Image.Resampling.NEAREST if mode == "nearest" else Image.Resampling.BILINEAR
     arr = x.numpy()
-    for i, ((a, b, tx), (d, e, ty)) in zip(idx, theta.tolist()):
+
+    def warp(i: int, m: list) -> None:
+        (a, b, tx), (d, e, ty) = m
         coeffs = (a, b * w / h, w / 2 * (1 + tx - a - b), d * h / w, e, h / 2 * (1 + ty - d - e))
         arr[i] = np.asarray(Image.fromarray(arr[i]).transform((w, h), Image.Transform.AFFINE, coeffs, resample))
+
+    # PIL releases the GIL: the warps of a batch share the job's threads
+    threads = torch.get_num_threads()
+    if threads > 1 and len(warps) > 1:
+        list(_pool(threads).map(warp, warps, theta.tolist()))
+    else:
+        for i, m in zip(warps, theta.tolist()):
+            warp(i, m)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="ferbench-warp")
 
 
 class BatchAugment:
@@ -110,7 +139,8 @@ class BatchAugment:
             x = TF.resize(nchw, [size, size], antialias=True).permute(0, 2, 3, 1).contiguous()
         return x.flip(-1) if self.inp.bgr else x
 
-    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """The last op: NHWC (uint8, or float in [0, 255]) to the model's normalised float NCHW."""
         # Output buffers are reused (two in turn): a fresh 4-byte-per-pixel batch each step costs more
         # in page faults than the arithmetic. A batch stays valid until two more have been made;
         # autograd's version counter would flag any use past that.
@@ -123,20 +153,25 @@ class BatchAugment:
         return out.permute(0, 3, 1, 2)  # channels-last memory, NCHW shape
 
     def eval(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._normalise(self._prepare(batch))
+        return self.normalise(self._prepare(batch))
 
     # -- training -------------------------------------------------------------------------------
     def __call__(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if self.randaugment is not None:
-            batch = self._randaugment(batch, g)
-        x = self._prepare(batch)
-        if x.data_ptr() == batch.data_ptr():
-            x = x.clone()  # augment in place without touching the caller's (cached) images
-        self._flip(x, g)
-        self._affine(x, g)
+        return self.normalise(self.augment(batch, g))
+
+    def augment(self, batch: torch.Tensor, g: torch.Generator, inplace: bool = False) -> torch.Tensor:
+        """Every random op, on the device at the model's side: NHWC uint8 in and out (float in [0, 255]
+        when colour jitter or noise run). All randomness is drawn here, from ``g``, so this stage can
+        run a batch ahead in another thread and :meth:`normalise` finish it in the training thread.
+        ``inplace``: ``batch`` is the caller's to lose (e.g. fresh from the cache), which saves a copy."""
+        x = self._randaugment(batch, g) if self.randaugment is not None else batch
+        x = self._prepare(x)
+        if x.data_ptr() == batch.data_ptr() and not inplace:
+            x = x.clone()
+        self._geometry(x, g)
         x = self._colour(x, g)
         self._erase(x, g)
-        return self._normalise(x)
+        return x
 
     def _randaugment(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         # torchvision draws one op set per call, so call it on small chunks for per-sample variety;
@@ -145,26 +180,22 @@ class BatchAugment:
         nchw = batch.permute(0, 3, 1, 2)
         return torch.cat([self.randaugment(c) for c in nchw.split(4)]).permute(0, 2, 3, 1)
 
-    def _flip(self, x: torch.Tensor, g: torch.Generator) -> None:
-        for i in torch.nonzero(_bern(x.shape[0], self.spec.get("hflip", 0.0), g)).flatten().tolist():
-            x[i] = x[i].flip(1)
-
-    def _affine(self, x: torch.Tensor, g: torch.Generator) -> None:
-        """Rotation, scale and shift as one inverse map per sample: output pixel p reads input A·p + t."""
-        aff = self.spec.get("affine") or {}
+    def _geometry(self, x: torch.Tensor, g: torch.Generator) -> None:
+        """Flip, then rotation, scale and shift as one inverse map per sample: output pixel p reads
+        input A·p + t."""
         n = x.shape[0]
+        flips = torch.nonzero(_bern(n, self.spec.get("hflip", 0.0), g)).flatten().tolist()
+        aff = self.spec.get("affine") or {}
         on = _bern(n, aff.get("p", 0.0), g)
         deg, t = aff.get("degrees", 0.0), aff.get("translate", 0.0)
         lo, hi = aff.get("scale", (1.0, 1.0))
         angle, scale = _u(n, -deg, deg, g) * math.pi / 180, _u(n, lo, hi, g)
         tx, ty = _u(n, -t, t, g) * 2, _u(n, -t, t, g) * 2  # grid coordinates span [-1, 1]
         idx = torch.nonzero(on).flatten()
-        if not len(idx):
-            return
         cos, sin = torch.cos(angle[idx]) / scale[idx], torch.sin(angle[idx]) / scale[idx]
         theta = torch.stack([torch.stack([cos, -sin, tx[idx]], 1), torch.stack([sin, cos, ty[idx]], 1)], 1)
-        warp = warp_pil if x.device.type == "cpu" else warp_grid_sample
-        warp(x, idx.tolist(), theta, self.interpolation)
+        geometry = geometry_cpu if x.device.type == "cpu" else geometry_torch
+        geometry(x, flips, idx.tolist(), theta, self.interpolation)
 
     def _colour(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Colour jitter and Gaussian noise work in float [0, 255]; skipped (uint8 kept) when off."""
@@ -207,6 +238,8 @@ class BatchAugment:
         top = (_u(n, 0, 1, g) * (h - eh + 1)).floor().long()
         left = (_u(n, 0, 1, g) * (w - ew + 1)).floor().long()
         fill = self.fill_image.to(x.dtype)
+        if x.device.type == "cpu":  # numpy slices: plain row copies, no thread pool per rectangle
+            x, fill = x.numpy(), fill.numpy()
         top, left, eh, ew = top.tolist(), left.tolist(), eh.tolist(), ew.tolist()
         for i in torch.nonzero(on).flatten().tolist():
             x[i, top[i] : top[i] + eh[i], left[i] : left[i] + ew[i]] = fill[: eh[i], : ew[i]]
