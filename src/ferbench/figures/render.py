@@ -14,7 +14,6 @@ from .confusion import confusion_figure, pooled_counts
 from .curves import curves_figure
 from .data import data_figure, exclusions, split_balance
 from .faces import FLAG_METHOD, faces_figure, pick_faces
-from .gradcam import gradcam_figure, select_examples
 from .overview import overview_figure
 from .per_class import fold_recall, per_class_figure
 from .save import save
@@ -147,6 +146,8 @@ def render_gradcam(
     """Grad-CAM grid of one fold's test images. ``explain(images uint8 [B,H,W,3], targets [B]) -> maps
     [B,H,W] in 0..1`` is the caller's (e.g. ``lambda x, t: ferbench.explain.gradcam(model, x, t)``); the
     maps explain the predicted class."""
+    from .gradcam import gradcam_figure, select_examples  # pytorch-grad-cam imports torch: not for the others
+
     run_dir = Path(run_dir)
     (fold,) = load.read_folds([run_dir / "metrics.json"])
     labels, classes = load.read_labels(labels_path)
