@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from PIL import Image
-from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
 from .datasets.base import SourceRecord
@@ -101,6 +100,8 @@ def crop_box(img: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray
 
 def warp_to_template(img: np.ndarray, points: np.ndarray, size: int, zoom: float) -> tuple[np.ndarray, np.ndarray]:
     """Similarity transform of the 5 ``points`` onto the template; returns image and moved points."""
+    from skimage.transform import SimilarityTransform  # scipy: not for the label table's import of NO_FACE
+
     dst = template(size, zoom)
     tform = SimilarityTransform.from_estimate(points, dst)
     if not tform:
