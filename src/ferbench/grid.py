@@ -88,7 +88,9 @@ class Grid:
         Called by input functions once per job: the selection costs the folds it returns, not the grid's."""
         models = [m for m in self.models if model in (None, m)]
         datasets = [d for d in self.datasets if dataset in (None, d)]
-        return [str(layout.path(root, pattern, model=m, dataset=d, iteration=i))
+        root = Path(root)
+        prefix = "" if root == Path(".") else f"{root}/"  # what layout.path gives, without a Path per fold
+        return [prefix + pattern.format(model=m, dataset=d, iteration=i)
                 for m in models for d in datasets for i in range(self.iterations)]
 
     def as_dict(self) -> dict:
