@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,20 +239,6 @@ class FaceAligner:
                     a.image, a.method = center_crop(img, cfg.size), "center_fallback"
         return out
 
-    def align(self, records: Iterable[SourceRecord], total: int | None = None, desc: str = "align") -> Iterator[Aligned]:
-        """Align every record, in order, in batches, with a progress bar."""
-        buf: list[SourceRecord] = []
-        with tqdm(total=total, desc=desc, unit="img", mininterval=2.0) as bar:
-            for rec in records:
-                buf.append(rec)
-                if len(buf) == self.cfg.batch_size:
-                    yield from self.align_batch(buf)
-                    bar.update(len(buf))
-                    buf = []
-            if buf:
-                yield from self.align_batch(buf)
-                bar.update(len(buf))
-
 
 def _safe_name(image_id: str) -> str:
     """Aligned file name for an id: ids may contain folders (kept) but never escape upwards."""
@@ -310,9 +297,10 @@ def _rows_in_pool(records: Sequence[SourceRecord], cfg: AlignConfig, writer: _Wr
     """Each batch's rows, in order, aligned and written by ``workers`` forked processes."""
     spans = [(s, min(s + cfg.batch_size, len(records))) for s in range(0, len(records), cfg.batch_size)]
     _WORKER.update(records=records, cfg=cfg, writer=writer)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
-            yield from pool.imap(_worker_batch, spans)
+    try:  # an executor, not a Pool: a worker that dies (e.g. out of memory) fails the stage instead of hanging it
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_start) as pool:
+            yield from pool.map(_worker_batch, spans)
     finally:
         _WORKER.clear()
 
