@@ -78,7 +78,8 @@ def case(name: str, records, tmp: Path, workers: int) -> float:
                "one call per image (1 process, torch threads 2)": (1, 1, 2),
                "batched 32 (1 process, torch threads 2)": (32, 1, 2),
                f"batched 32 ({workers} processes, torch threads 1): ours": (32, workers, 1)}
-    runs = {label: timed(records, tmp / f"{name[:4]}_{b}_{w}_{t}", b, w, t) for label, (b, w, t) in configs.items()}
+    runs = {label: timed(records, tmp / f"{name[:4]}_{b}_{w}_{t}", b, w, t)
+            for label, (b, w, t) in configs.items()}
     ours = runs[list(configs)[-1]]
     base = min(list(runs.values())[:2], key=lambda run: run[0])
     for label, (t, _) in runs.items():
@@ -99,7 +100,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if EXPW.is_dir() and args.photos:
-            case("ExpW web photos, 640 px, several faces", web_photos(tmp / "expw", args.photos), tmp, args.workers)
+            photos = web_photos(tmp / "expw", args.photos)
+            case("ExpW web photos, 640 px, several faces", photos, tmp, args.workers)
         demo = raw_demo(tmp / "demo", max(1, args.images // 5))
         speedup = case("demo faces, 160 px", demo, tmp, args.workers)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -52,7 +52,8 @@ def workflow_copy(dest: Path) -> None:
                 target.write_bytes(f.read_bytes())
 
 
-def make_grid(dest: Path, extra: list[str] | None, iterations: int | None, models: list[str] | None) -> list[str]:
+def make_grid(dest: Path, extra: list[str] | None, iterations: int | None,
+              models: list[str] | None) -> list[str]:
     """A workflow copy whose grid's datasets all look downloaded; returns the extra config files."""
     workflow_copy(dest)
     overrides: dict = {"benchmark": {}}
@@ -107,8 +108,8 @@ def main() -> None:
             cli = make_grid(folder, *GRIDS[name])
             dry_run(folder, cli)  # first run: creates the folds' folders and grid.json
             jobs, wall, cpu = dry_run(folder, cli)
-            print(f"{jobs} jobs: {wall:.1f} s  (CPU {cpu:.1f} s, {1000 * cpu / jobs:.2f} ms per job; {name} grid)",
-                  flush=True)
+            print(f"{jobs} jobs: {wall:.1f} s  (CPU {cpu:.1f} s, {1000 * cpu / jobs:.2f} ms per job; "
+                  f"{name} grid)", flush=True)
             if name == "default":
                 default_wall = wall
                 if args.profile:

@@ -101,7 +101,8 @@ def main() -> None:
     args = ap.parse_args()
     totals = summarise(args.results, args.by)
     width = max([len(args.by), *map(len, totals)]) + 2
-    print(f"{args.by:<{width}}{'jobs':>6}{'total s':>10}{'mean s':>9}{'max s':>9}{'CPU s':>9}{'max RSS MB':>12}")
+    print(f"{args.by:<{width}}{'jobs':>6}{'total s':>10}{'mean s':>9}{'max s':>9}{'CPU s':>9}"
+          f"{'max RSS MB':>12}")
     for key, t in sorted(totals.items(), key=lambda kv: -sum(kv[1].seconds)):
         total = sum(t.seconds)
         print(f"{key:<{width}}{t.jobs:>6}{total:>10.1f}{total / t.jobs:>9.1f}{max(t.seconds):>9.1f}"

@@ -297,7 +297,8 @@ def _rows_in_pool(records: Sequence[SourceRecord], cfg: AlignConfig, writer: _Wr
     """Each batch's rows, in order, aligned and written by ``workers`` forked processes."""
     spans = [(s, min(s + cfg.batch_size, len(records))) for s in range(0, len(records), cfg.batch_size)]
     _WORKER.update(records=records, cfg=cfg, writer=writer)
-    try:  # an executor, not a Pool: a worker that dies (e.g. out of memory) fails the stage instead of hanging it
+    # an executor, not a multiprocessing.Pool: a worker that dies (e.g. out of memory) fails the stage
+    try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_start) as pool:
             yield from pool.map(_worker_batch, spans)
