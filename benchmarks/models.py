@@ -8,7 +8,8 @@ at batch 8 on the CPU, the median of ``--steps`` timed steps after one warm-up s
     python benchmarks/models.py [--models dan ddamfn] [--steps 3] [--threads 1] [--batch 8]
 
 One thread by default: on a machine shared with other jobs, OpenMP threads spin-waiting on busy cores make
-multi-threaded timings meaningless.
+multi-threaded timings meaningless. The last line, ``seconds X.X``, is one train step of every model listed
+(the sum of their medians): there is no baseline to compare with.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} CPU thread(s), train step at batch {args.batch}")
     header = f"{'model':<16}{'input':>6}{'params (M)':>12}{'trainable (M)':>15}{'GMACs':>8}"
     print(header + f"{'train step (s)':>16}")
+    total = 0.0
     for name in args.models:
         model = create_model(name, args.classes)
         objective = model.build_objective([10] * args.classes)
@@ -72,6 +74,8 @@ def main() -> None:
         g = macs(model, size) / 1e9
         step = train_step_seconds(model, objective, size, args.batch, args.steps, args.classes)
         print(f"{name:<16}{size:>6}{n:>12.2f}{n_train:>15.2f}{g:>8.2f}{step:>16.2f}", flush=True)
+        total += step
+    print(f"seconds {total:.1f}")
 
 
 if __name__ == "__main__":

@@ -174,3 +174,28 @@ def test_decompression_bombs_are_excluded_before_decoding(tmp_path, side):
         image_size(bomb)
     out = FaceAligner(AlignConfig(size=64)).align_batch([_record("bomb", lambda: load_rgb(bomb))])[0]
     assert (out.kept, out.reason) == (False, "too_many_pixels")
+
+
+def test_the_process_pool_gives_the_rows_of_one_process_in_record_order(tmp_path, small_demo):
+    """align_dataset(workers=2): forked workers align and write whole batches; same table, same files."""
+    from ferbench.align import align_dataset
+    from ferbench.datasets import get_adapter
+
+    records = get_adapter("folder").read(small_demo, {}).records[:14]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    records.insert(5, _record("bad", lambda: load_rgb(bad)))
+    cfg = AlignConfig(size=64, batch_size=4)  # 4 batches over 2 workers
+    one = align_dataset(records, tmp_path / "one", "images", cfg)
+    pool = align_dataset(records, tmp_path / "pool", "images", cfg, workers=2)
+    assert pool.column("image_id").to_pylist() == [r.image_id for r in records]
+    assert pool.drop_columns(["landmarks", "aligned_landmarks", "box", "score"]).equals(
+        one.drop_columns(["landmarks", "aligned_landmarks", "box", "score"]))
+    for col in ("landmarks", "box"):
+        for a, b in zip(one.column(col).to_pylist(), pool.column(col).to_pylist()):
+            assert (a is None) == (b is None) and (a is None or np.abs(np.subtract(a, b)).max() < 1.0)
+    assert pool.column("reason").to_pylist()[5] == "unreadable_image"
+    for rel in pool.column("path").to_pylist():  # torch's thread count moves landmarks by float rounding
+        if rel:
+            diff = load_rgb(tmp_path / "pool" / rel).astype(float) - load_rgb(tmp_path / "one" / rel)
+            assert np.abs(diff).mean() < 0.5, rel

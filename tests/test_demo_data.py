@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from ferbench.align import AlignConfig, FaceAligner
+from ferbench.align import AlignConfig, align_dataset
 from ferbench.datasets import get_adapter
 from ferbench.datasets.demo import CLASSES, synthesize
 
@@ -57,6 +57,6 @@ def test_mtcnn_finds_a_face_in_at_least_95_percent_of_the_demo(tmp_path, repo):
     synthesize(tmp_path, **spec)
     records = get_adapter("folder").read(tmp_path, {}).records
     assert len(records) >= 300
-    aligned = list(FaceAligner(AlignConfig(size=112)).align(records, total=len(records)))
-    detected = sum(a.method == "mtcnn" for a in aligned)
+    aligned = align_dataset(records, tmp_path / "results", "aligned", AlignConfig(size=112), workers=2)
+    detected = sum(aligned.column("detected").to_pylist())
     assert detected / len(records) >= 0.95, f"{detected}/{len(records)} faces found"

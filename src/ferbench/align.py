@@ -9,19 +9,23 @@ Detection runs on a copy whose longest side is at most ``max_detect_side`` (MTCN
 padded 6000x6000 photo takes gigabytes); the landmarks are mapped back and the face is warped from the
 original pixels. A batch holds only those reduced copies: an original larger than the bound is decoded
 again for its warp, so memory does not grow with batch size times photo size.
+
+On the CPU, ``align_dataset(workers=N)`` runs N forked processes of one torch thread each, every one
+aligning and writing whole batches: MTCNN's later stages are per-candidate Python (box crops, NMS),
+which one process with N torch threads cannot spread over the cores.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import torch
 from PIL import Image
-from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
 from .datasets.base import SourceRecord
@@ -97,6 +101,8 @@ def crop_box(img: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray
 
 def warp_to_template(img: np.ndarray, points: np.ndarray, size: int, zoom: float) -> tuple[np.ndarray, np.ndarray]:
     """Similarity transform of the 5 ``points`` onto the template; returns image and moved points."""
+    from skimage.transform import SimilarityTransform  # scipy: not for the label table's import of NO_FACE
+
     dst = template(size, zoom)
     tform = SimilarityTransform.from_estimate(points, dst)
     if not tform:
@@ -115,8 +121,8 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
 
 
 class FaceAligner:
-    def __init__(self, config: AlignConfig, device: str | torch.device = "cpu"):
-        from facenet_pytorch import MTCNN  # heavy import, only where detection happens
+    def __init__(self, config: AlignConfig, device: str = "cpu"):
+        from facenet_pytorch import MTCNN  # torch: heavy imports, only where detection happens
 
         self.cfg = config
         self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
@@ -144,6 +150,8 @@ class FaceAligner:
 
     def _detect_all(self, prepared: Sequence[tuple[np.ndarray, float, int]]
                     ) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+        import torch
+
         # Images are grouped by shape because MTCNN batches only equal-sized images.
         results: list = [[] for _ in prepared]
         groups: dict[tuple, list[int]] = {}
@@ -231,25 +239,71 @@ class FaceAligner:
                     a.image, a.method = center_crop(img, cfg.size), "center_fallback"
         return out
 
-    def align(self, records: Iterable[SourceRecord], total: int | None = None, desc: str = "align") -> Iterator[Aligned]:
-        """Align every record, in order, in batches, with a progress bar."""
-        buf: list[SourceRecord] = []
-        with tqdm(total=total, desc=desc, unit="img", mininterval=2.0) as bar:
-            for rec in records:
-                buf.append(rec)
-                if len(buf) == self.cfg.batch_size:
-                    yield from self.align_batch(buf)
-                    bar.update(len(buf))
-                    buf = []
-            if buf:
-                yield from self.align_batch(buf)
-                bar.update(len(buf))
-
 
 def _safe_name(image_id: str) -> str:
     """Aligned file name for an id: ids may contain folders (kept) but never escape upwards."""
     parts = [p for p in image_id.replace("\\", "/").split("/") if p not in ("", ".", "..")]
     return "/".join(parts)
+
+
+def _row(a: Aligned, rel: str | None) -> dict:
+    """The ``ALIGNMENT`` row of one outcome; ``rel`` is the aligned file's path, None if excluded."""
+    return {"image_id": a.image_id, "path": rel, "method": a.method or None, "detected": a.method == "mtcnn",
+            "score": a.score, "box": list(a.box) if a.box else None,
+            "landmarks": list(a.landmarks) if a.landmarks else None,
+            "aligned_landmarks": list(a.aligned_landmarks) if a.aligned_landmarks else None,
+            "reason": a.reason or None, "detail": a.detail or None}
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """Where and how the kept faces of one dataset are written."""
+
+    results_dir: Path
+    images_subdir: str
+    image_format: str
+
+    def rows(self, aligned: Iterable[Aligned]) -> list[dict]:
+        save_kw = {"quality": 95} if self.image_format in ("jpg", "jpeg") else {}
+        rows = []
+        for a in aligned:
+            rel = None
+            if a.kept:
+                rel = f"{self.images_subdir}/{_safe_name(a.image_id)}.{self.image_format}"
+                write_with(self.results_dir / rel, lambda p, im=a.image: Image.fromarray(im).save(
+                    p, format=_PIL_FORMAT[self.image_format], **save_kw))
+            rows.append(_row(a, rel))
+        return rows
+
+
+# What a forked worker of ``align_dataset`` inherits (records carry loader closures, which do not pickle)
+# and builds once: the records, the writer and its own aligner.
+_WORKER: dict = {}
+
+
+def _worker_start() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core
+    _WORKER["aligner"] = FaceAligner(_WORKER["cfg"], "cpu")
+
+
+def _worker_batch(span: tuple[int, int]) -> list[dict]:
+    return _WORKER["writer"].rows(_WORKER["aligner"].align_batch(_WORKER["records"][span[0] : span[1]]))
+
+
+def _rows_in_pool(records: Sequence[SourceRecord], cfg: AlignConfig, writer: _Writer, workers: int
+                  ) -> Iterator[list[dict]]:
+    """Each batch's rows, in order, aligned and written by ``workers`` forked processes."""
+    spans = [(s, min(s + cfg.batch_size, len(records))) for s in range(0, len(records), cfg.batch_size)]
+    _WORKER.update(records=records, cfg=cfg, writer=writer)
+    # an executor, not a multiprocessing.Pool: a worker that dies (e.g. out of memory) fails the stage
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_start) as pool:
+            yield from pool.map(_worker_batch, spans)
+    finally:
+        _WORKER.clear()
 
 
 def align_dataset(
@@ -260,31 +314,28 @@ def align_dataset(
     image_format: str = "jpg",
     device: str = "cpu",
     desc: str = "align",
+    workers: int = 1,
 ) -> pa.Table:
     """Align ``records``, write each kept face under ``results_dir/images_subdir``; return the table.
 
-    The returned ``pyarrow.Table`` (schema ``ALIGNMENT``) has one row per record, kept or not.
+    The returned ``pyarrow.Table`` (schema ``ALIGNMENT``) has one row per record, kept or not, in the
+    order of ``records``. ``workers`` > 1 aligns batches in that many processes (CPU, where ``fork``
+    exists); the rows are the same as with one.
     """
-    results_dir = Path(results_dir)
-    rows = {name: [] for name in ALIGNMENT.names}
-    aligner = FaceAligner(cfg, device=device)
-    save_kw = {"quality": 95} if image_format in ("jpg", "jpeg") else {}
-    for a in aligner.align(records, total=len(records), desc=desc):
-        rel = None
-        if a.kept:
-            rel = f"{images_subdir}/{_safe_name(a.image_id)}.{image_format}"
-            write_with(results_dir / rel, lambda p, im=a.image: Image.fromarray(im).save(p, format=_PIL_FORMAT[image_format], **save_kw))
-        rows["image_id"].append(a.image_id)
-        rows["path"].append(rel)
-        rows["method"].append(a.method or None)
-        rows["detected"].append(a.method == "mtcnn")
-        rows["score"].append(a.score)
-        rows["box"].append(list(a.box) if a.box else None)
-        rows["landmarks"].append(list(a.landmarks) if a.landmarks else None)
-        rows["aligned_landmarks"].append(list(a.aligned_landmarks) if a.aligned_landmarks else None)
-        rows["reason"].append(a.reason or None)
-        rows["detail"].append(a.detail or None)
-    return pa.table(rows, schema=ALIGNMENT)
+    writer = _Writer(Path(results_dir), images_subdir, image_format)
+    rows = []
+    parallel = workers > 1 and device == "cpu" and "fork" in multiprocessing.get_all_start_methods()
+    with tqdm(total=len(records), desc=desc, unit="img", mininterval=2.0) as bar:
+        if parallel:
+            batches = _rows_in_pool(records, cfg, writer, min(workers, -(-len(records) // cfg.batch_size)))
+        else:
+            aligner = FaceAligner(cfg, device=device)
+            batches = (writer.rows(aligner.align_batch(records[s : s + cfg.batch_size]))
+                       for s in range(0, len(records), cfg.batch_size))
+        for batch in batches:
+            rows += batch
+            bar.update(len(batch))
+    return pa.Table.from_pylist(rows, schema=ALIGNMENT)
 
 
 _PIL_FORMAT = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG"}

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .datasets import check_raw_files, get_adapter
-from .datasets.demo import synthesize
 from .io import atomic_path
 
 _CHUNK = 1 << 20
@@ -95,6 +94,8 @@ def prepare_raw(dataset: str, entry: Mapping[str, Any], raw_dir: str | Path, wor
     raw_dir = Path(raw_dir)
     fmt, options = entry["format"], entry.get("options") or {}
     if "synthesize" in entry:
+        from .datasets.demo import synthesize  # skimage and scipy: not for the DAG's parse or aggregation
+
         manifest = synthesize(raw_dir, workers=workers, **entry["synthesize"])
     elif entry.get("url"):
         raw_dir.mkdir(parents=True, exist_ok=True)

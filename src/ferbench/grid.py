@@ -15,6 +15,10 @@ from . import config as fc
 from . import layout
 from .io import write_text
 
+# Protocols whose splits depend on the benchmark's iteration count (``ferbench.splits`` passes it to them
+# as ``folds``). Here rather than in ferbench.splits so that the DAG reads it without importing sklearn.
+COUNT_DEPENDENT = frozenset({"kfold"})
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -88,9 +92,15 @@ class Grid:
 
     def fold_files(self, pattern: str, root: str | Path = layout.RESULTS, model: str | None = None,
                    dataset: str | None = None) -> list[str]:
-        """``pattern`` (e.g. ``layout.METRICS``) for every fold, or those of one model and/or dataset."""
-        return [str(layout.path(root, pattern, model=m, dataset=d, iteration=i)) for m, d, i in self.folds()
-                if model in (None, m) and dataset in (None, d)]
+        """``pattern`` (e.g. ``layout.METRICS``) for every fold, or those of one model and/or dataset.
+
+        Called by input functions once per job: the selection costs the folds it returns, not the grid's."""
+        models = [m for m in self.models if model in (None, m)]
+        datasets = [d for d in self.datasets if dataset in (None, d)]
+        root = Path(root)
+        prefix = "" if root == Path(".") else f"{root}/"  # what layout.path gives, without a Path per fold
+        return [prefix + pattern.format(model=m, dataset=d, iteration=i)
+                for m in models for d in datasets for i in range(self.iterations)]
 
     def sealed_files(self, root: str | Path = layout.RESULTS) -> list[str]:
         """Every file the tables are built from: what ``MANIFEST.sha256`` lists."""

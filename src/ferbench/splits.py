@@ -25,6 +25,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from .grid import COUNT_DEPENDENT
 from .schemas import PARTS
 
 Protocol = Callable[..., np.ndarray]
@@ -175,10 +176,6 @@ def kfold(
     inner = StratifiedGroupKFold(n_splits=val_folds, shuffle=True, random_state=iteration)
     train, val = next(inner.split(train_val, y[train_val], groups[train_val]))
     return _assign(n, train_val[train], train_val[val], test)
-
-
-# Protocols whose splits depend on the benchmark's iteration count (passed to them as ``folds``).
-COUNT_DEPENDENT = frozenset({"kfold"})
 
 
 def make_split(table: pd.DataFrame, name: str, iteration: int, folds: int | None = None, **options) -> pd.DataFrame:

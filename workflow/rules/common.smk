@@ -15,10 +15,8 @@ from ferbench.datasets import (
 )
 from ferbench.download import label_files, placed_by_user
 from ferbench.face_regions import VARIANTS
-from ferbench.grid import Grid
+from ferbench.grid import COUNT_DEPENDENT, Grid
 from ferbench.manifest import code_versions_of_folds
-from ferbench.schemas import read_split_meta
-from ferbench.splits import COUNT_DEPENDENT
 
 try:  # every problem at once; an unknown key with the keys allowed in its place
     check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -306,6 +304,8 @@ def _warn_kfold_restart():
         proto = GRID.protocol(d)
         first = Path(res(layout.SPLIT.format(dataset=d, protocol=proto, iteration=0)))
         if proto in COUNT_DEPENDENT and first.is_file():
+            from ferbench.schemas import read_split_meta  # pandas, pyarrow: only when a kfold split exists
+
             made_for = read_split_meta(first).get("folds")
             if made_for not in (None, GRID.iterations):
                 logger.warning(

@@ -17,7 +17,9 @@ with tee_output(snakemake.log[0]):
     result = get_adapter(p.entry["format"]).read(Path(p.raw_dir), p.entry.get("options") or {})
     results = Path(p.results)
     images_subdir = Path(snakemake.output.images).relative_to(results).as_posix()
+    # on the CPU: one process per thread (ferbench.align), which spreads MTCNN over the cores
     table = align_dataset(result.records, results, images_subdir, AlignConfig(**opts),
-                          image_format=image_format, device=device, desc=f"align {snakemake.wildcards.base}")
+                          image_format=image_format, device=device, desc=f"align {snakemake.wildcards.base}",
+                          workers=snakemake.threads)
     Path(snakemake.output.images).mkdir(parents=True, exist_ok=True)
     write_alignment(snakemake.output.table, table)

@@ -10,17 +10,16 @@ import numpy as np
 import pandas as pd
 
 from . import load
-from .confusion import confusion_figure, pooled_counts
 from .curves import curves_figure
 from .data import data_figure, exclusions, split_balance
-from .faces import FLAG_METHOD, faces_figure, pick_faces
-from .gradcam import gradcam_figure, select_examples
 from .overview import overview_figure
-from .per_class import fold_recall, per_class_figure
 from .save import save
 from .style import model_colors
 
 Paths = Sequence[str | Path]
+
+# Each figure is its own job (a Python start-up): the modules that need sklearn (confusion, per-class
+# recall), skimage (faces) or torch (Grad-CAM) are imported by their render function only.
 
 
 def _one_cell(folds: Sequence[load.Fold]) -> tuple[str, str]:
@@ -32,6 +31,8 @@ def _one_cell(folds: Sequence[load.Fold]) -> tuple[str, str]:
 
 def render_confusion(metric_files: Paths, out: str | Path) -> list[Path]:
     """Pooled test confusion matrix of the folds' (model, dataset); ``metric_files``: their metrics.json."""
+    from .confusion import confusion_figure, pooled_counts
+
     folds = load.read_folds(metric_files)
     model, dataset = _one_cell(folds)
     classes = load.common_classes(folds)
@@ -58,6 +59,8 @@ def render_curves(metric_files: Paths, out: str | Path, models: Sequence[str] = 
 
 def render_per_class(metric_files: Paths, out: str | Path, models: Sequence[str] = ()) -> list[Path]:
     """Per-class test recall of every model with folds on one dataset."""
+    from .per_class import fold_recall, per_class_figure
+
     folds = load.read_folds(metric_files)
     datasets = {f.dataset for f in folds}
     if len(datasets) != 1:
@@ -123,6 +126,8 @@ def render_faces(
     dataset: str | None = None,
 ) -> list[Path]:
     """Contact sheet from images.npy (what the models saw) or, without it, the aligned files."""
+    from .faces import FLAG_METHOD, faces_figure, pick_faces
+
     labels_path = Path(labels_path)
     labels, classes = load.read_labels(labels_path)
     picked = pick_faces(labels, len(classes), k)
@@ -147,6 +152,8 @@ def render_gradcam(
     """Grad-CAM grid of one fold's test images. ``explain(images uint8 [B,H,W,3], targets [B]) -> maps
     [B,H,W] in 0..1`` is the caller's (e.g. ``lambda x, t: ferbench.explain.gradcam(model, x, t)``); the
     maps explain the predicted class."""
+    from .gradcam import gradcam_figure, select_examples
+
     run_dir = Path(run_dir)
     (fold,) = load.read_folds([run_dir / "metrics.json"])
     labels, classes = load.read_labels(labels_path)
