@@ -13,7 +13,7 @@ import pytest
 
 from ferbench.schemas import LABELS
 from ferbench.splits import make_split
-from ferbench.train.data import CLASSES_KEY
+from ferbench.schemas import CLASSES_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -286,9 +286,9 @@ class Trainer:
                                           attempt=job.attempt)
         self.profile.add("provenance", time.perf_counter() - t0)
         metrics["profile"] = self.profile.summary()
-        write_fold(job.out_dir, best_weights=best["weights"], history=history, metrics=metrics, provenance=prov,
-                   classes=self.classes,
-                   predictions=predictions_columns(self.data.ids, self.classes, results))
+        metrics = write_fold(job.out_dir, best_weights=best["weights"], history=history, metrics=metrics,
+                             provenance=prov, classes=self.classes,
+                             predictions=predictions_columns(self.data.ids, self.classes, results))
         self.resume.remove()
         return metrics
 

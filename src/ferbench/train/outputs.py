@@ -53,7 +53,8 @@ def predictions_columns(ids: np.ndarray, classes: Sequence[str], results: Mappin
 def write_fold(out_dir: Path, *, best_weights: Mapping[str, torch.Tensor], classes: Sequence[str],
                predictions: dict[str, list],
                history: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any],
-               provenance: Mapping[str, Any] | None = None) -> None:
+               provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Writes the fold; returns ``metrics`` as written (with the checkpoint's sha256)."""
     out = Path(out_dir)
     write_with(out / "best.pt", lambda p: torch.save(dict(best_weights), p))
     metrics = {**metrics, "checkpoint_sha256": sha256sum(out / "best.pt")}
@@ -62,3 +63,4 @@ def write_fold(out_dir: Path, *, best_weights: Mapping[str, torch.Tensor], class
     if provenance is not None:
         write_json(out / "provenance.json", provenance)
     write_json(out / "metrics.json", metrics)
+    return metrics
