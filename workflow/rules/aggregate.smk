@@ -38,6 +38,8 @@ rule best_card:
         log("best", "{model}/{dataset}/card"),
     benchmark:
         bench("best", "{model}/{dataset}/card")
+    # on the way to the Grad-CAM job, the longest after training
+    priority: 1
     localrule: True
     conda:
         FERBENCH_ENV
@@ -63,6 +65,8 @@ rule best_checkpoint:
         log("best", "{model}/{dataset}/checkpoint"),
     benchmark:
         bench("best", "{model}/{dataset}/checkpoint")
+    # on the way to the Grad-CAM job, the longest after training
+    priority: 1
     localrule: True
     conda:
         FERBENCH_ENV

@@ -304,7 +304,8 @@ def _warn_kfold_restart():
         proto = GRID.protocol(d)
         first = Path(res(layout.SPLIT.format(dataset=d, protocol=proto, iteration=0)))
         if proto in COUNT_DEPENDENT and first.is_file():
-            from ferbench.schemas import read_split_meta  # pandas, pyarrow: only when a kfold split exists
+            # pandas, pyarrow: only when a kfold split exists
+            from ferbench.schemas import read_split_meta
 
             made_for = read_split_meta(first).get("folds")
             if made_for not in (None, GRID.iterations):

@@ -183,6 +183,8 @@ rule figure_gradcam:
         log("figures", "gradcam/{model}/{dataset}"),
     benchmark:
         bench("figures", "gradcam/{model}/{dataset}")
+    # the longest job after training: started before the small figures
+    priority: 1
     conda:
         FERBENCH_ENV
     threads: 2

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
-import torch
 from PIL import Image
 from tqdm import tqdm
 
 from ..io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 Transform = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
@@ -54,5 +57,7 @@ def read_batch(images: np.ndarray, rows: np.ndarray, pin_memory: bool = False) -
     a GPU)."""
     if len(rows) > 1 and (np.diff(rows) < 0).any():
         raise ValueError("read_batch takes rows in increasing order")
+    import torch  # here: the cache builder needs no torch
+
     batch = torch.from_numpy(np.ascontiguousarray(images[rows]))  # numpy's gather: faster than np.take(out=)
     return batch.pin_memory() if pin_memory else batch
