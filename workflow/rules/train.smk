@@ -15,8 +15,6 @@ rule train:
         log("train", "{model}/{dataset}/{iteration}"),
     benchmark:
         bench("train", "{model}/{dataset}/{iteration}")
-    # the longest jobs first: figures of finished cells wait for a free core
-    priority: 2
     conda:
         FERBENCH_ENV
     threads: config["train"]["threads"]
