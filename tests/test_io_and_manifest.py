@@ -71,11 +71,11 @@ def test_a_malformed_manifest_line_is_named(tmp_path):
 
 
 def test_results_provenance_counts_code_versions(tmp_path):
-    a = write_json(tmp_path / "a.json", {"ferbench": "0.1.0", "code": {"commit": "abc", "dirty": False}})
-    b = write_json(tmp_path / "b.json", {"ferbench": "0.1.0", "code": {"commit": "abc", "dirty": True}})
+    a = write_json(tmp_path / "a.json", {"code": {"ferbench": "0.1.0", "git": {"commit": "abc", "dirty": False}}})
+    b = write_json(tmp_path / "b.json", {"code": {"ferbench": "0.1.0", "git": {"commit": "abc", "dirty": True}}})
     doc = write_results_provenance({"models": ["m"]}, {"benchmark": {}}, [a, b, a, tmp_path / "gone.json"],
                                    tmp_path / "provenance.json")
-    assert doc["code_versions"] == {"0.1.0 @ abc": 2, "0.1.0 @ abc+dirty": 1, "unknown (no provenance.json)": 1}
+    assert doc["code_versions"] == {"ferbench 0.1.0 @ abc": 2, "ferbench 0.1.0 @ abc+dirty": 1, "unknown (no provenance.json)": 1}
     assert json.loads((tmp_path / "provenance.json").read_text())["grid"] == {"models": ["m"]}
 
 

@@ -227,7 +227,9 @@ def test_without_the_image_cache_the_re_evaluation_is_skipped_and_says_why(resul
 @pytest.mark.slow
 def test_folds_of_different_code_or_settings_are_warned_about(results):
     prov = results / f"runs/{MODEL}/demo/1/provenance.json"
-    prov.write_text(json.dumps({"ferbench": "0.0.9", "code": {"commit": "abc123", "dirty": True}}))
+    doc = json.loads(prov.read_text())
+    doc["code"] = {"ferbench": "0.0.9", "git": {"commit": "abc123", "dirty": True}}
+    prov.write_text(json.dumps(doc))
     metrics = results / f"runs/{MODEL}/demo/1/metrics.json"
     m = json.loads(metrics.read_text())
     m["recipe"]["lr"] = 0.5
@@ -236,7 +238,7 @@ def test_folds_of_different_code_or_settings_are_warned_about(results):
     found = {c.subject: c for c in checks(results, evaluate=False)}
     assert not failed(list(found.values())), failed(list(found.values()))
     versions = found["code versions"]
-    assert versions.status == "WARN" and "0.0.9 @ abc123+dirty (1 folds)" in versions.detail
+    assert versions.status == "WARN" and "ferbench 0.0.9 @ abc123+dirty (1 folds)" in versions.detail
     settings = found[f"{MODEL} settings"]
     assert settings.status == "WARN" and f"recipe.lr: runs/{MODEL}/demo/0 " in settings.detail
     assert f"runs/{MODEL}/demo/1 0.5" in settings.detail

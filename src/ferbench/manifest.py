@@ -72,9 +72,11 @@ def code_versions_of_folds(metric_files: Sequence[str | Path]) -> str:
 
 
 def code_version(provenance: Mapping[str, Any]) -> str:
+    """``ferbench <version> @ <commit>[+dirty]`` of a fold's provenance.json (``ferbench.provenance``)."""
     code = provenance.get("code") or {}
-    commit = code.get("commit") or "not a git checkout"
-    return f"{provenance.get('ferbench', '?')} @ {commit}{'+dirty' if code.get('dirty') else ''}"
+    git = code.get("git") or {}
+    commit = (git.get("commit") or "")[:12] or "not a git checkout"
+    return f"ferbench {code.get('ferbench', '?')} @ {commit}{'+dirty' if git.get('dirty') else ''}"
 
 
 def write_results_provenance(grid: Mapping[str, Any], config: Mapping[str, Any],
