@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from ferbench import layout
-from ferbench.config import load_config
+from ferbench.config import load_config, pretrained_files
 from ferbench.download import label_files, placed_by_user
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,8 @@ def workflow_copy(dest: Path) -> None:
 
 def make_grid(dest: Path, extra: list[str] | None, iterations: int | None,
               models: list[str] | None) -> list[str]:
-    """A workflow copy whose grid's datasets all look downloaded; returns the extra config files."""
+    """A workflow copy whose grid's datasets and pretrained files all look placed; returns the extra
+    config files."""
     workflow_copy(dest)
     overrides: dict = {"benchmark": {}}
     if extra is not None:
@@ -76,6 +77,11 @@ def make_grid(dest: Path, extra: list[str] | None, iterations: int | None,
         manifest = layout.path(dest / layout.RESULTS, layout.RAW_MANIFEST, base=d)
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text("{}\n")
+    # the grid's pretrained weight files are inputs of its training jobs: present (empty), as placed
+    for model in cfg["benchmark"]["models"]:
+        for weights in pretrained_files(cfg, model).values():
+            (dest / weights.file).parent.mkdir(parents=True, exist_ok=True)
+            (dest / weights.file).touch()
     return ["--configfile", "config/config.yaml", "grid.yaml"]
 
 

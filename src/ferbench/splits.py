@@ -60,6 +60,19 @@ def _shuffle(splitter_cls, iteration: int, **kwargs):
     return splitter_cls(n_splits=iteration + 1, **kwargs)
 
 
+def _repeated_cuts(table: pd.DataFrame, iteration: int, test_size: float, val_size: float, outer_seed: int,
+                   stratified: bool) -> np.ndarray:
+    """Split ``iteration`` of a seeded shuffle splitter for test, then a ``val_size`` cut of the rest
+    seeded by the iteration; both by class when ``stratified``."""
+    n, y = len(table), table["label"].to_numpy()
+    splitter = StratifiedShuffleSplit if stratified else ShuffleSplit
+    outer = _shuffle(splitter, iteration, test_size=test_size, random_state=outer_seed)
+    train_val, test = _nth_split(outer, iteration, np.zeros(n), y)
+    train, val = train_test_split(train_val, test_size=val_size, random_state=iteration,
+                                  stratify=y[train_val] if stratified else None)
+    return _assign(n, train, val, test)
+
+
 @protocol("crossval")
 def crossval(
     table: pd.DataFrame,
@@ -71,11 +84,7 @@ def crossval(
     """FER-crossval: pooled data, ``ShuffleSplit(n_splits, 0.2, random_state=42)`` picks the test set
     of iteration ``i`` (overlapping across iterations: repeated random sub-sampling, not K-fold), then a
     non-stratified ``train_test_split(test_size=0.25, random_state=i)`` carves validation from the rest."""
-    n = len(table)
-    outer = _shuffle(ShuffleSplit, iteration, test_size=test_size, random_state=outer_seed)
-    train_val, test = _nth_split(outer, iteration, np.arange(n))
-    train, val = train_test_split(train_val, test_size=val_size, random_state=iteration)
-    return _assign(n, train, val, test)
+    return _repeated_cuts(table, iteration, test_size, val_size, outer_seed, stratified=False)
 
 
 @protocol("stratified")
@@ -87,11 +96,7 @@ def stratified(
     outer_seed: int = 42,
 ) -> np.ndarray:
     """``crossval`` with both cuts stratified by class."""
-    n, y = len(table), table["label"].to_numpy()
-    outer = _shuffle(StratifiedShuffleSplit, iteration, test_size=test_size, random_state=outer_seed)
-    train_val, test = _nth_split(outer, iteration, np.zeros(n), y)
-    train, val = train_test_split(train_val, test_size=val_size, random_state=iteration, stratify=y[train_val])
-    return _assign(n, train, val, test)
+    return _repeated_cuts(table, iteration, test_size, val_size, outer_seed, stratified=True)
 
 
 def _require(table: pd.DataFrame, column: str, protocol_name: str) -> np.ndarray:
