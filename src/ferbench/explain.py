@@ -42,11 +42,12 @@ def render_best(best_dir: str | Path, results_root: str | Path, labels: str | Pa
     """The Grad-CAM grid of a best checkpoint (``results/best/{model}/{dataset}``) on its fold's test
     images: up to ``k`` correct and ``k`` wrong per class, each map for the predicted class."""
     from .figures.render import render_gradcam
-    from .predict import input_spec, load_checkpoint
+    from .inference import card_input_spec
+    from .predict import load_checkpoint
     from .train.augment import BatchAugment
 
     model, card = load_checkpoint(best_dir, device)
-    prep = BatchAugment(None, input_spec(model, card), device)
+    prep = BatchAugment(None, card_input_spec(model, card), device)
 
     def explain(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return gradcam(model, prep.eval(torch.from_numpy(np.ascontiguousarray(images))), targets)

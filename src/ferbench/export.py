@@ -9,6 +9,7 @@ the card's classes and input spec are also written into the ONNX metadata. Expor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from torch import nn
 
 from .io import atomic_path
 from .models import LogitsOnly, create_model
+from .models.base import InputSpec
+from .inference import card_input_spec
 
 
 class ExportError(RuntimeError):
@@ -36,6 +39,7 @@ class ExportReport:
     tolerance: float
     checked_images: int
     seconds: float
+    spec: InputSpec  # what the graph's input must be prepared as
 
     def __str__(self) -> str:
         return (f"verified with onnxruntime {ort.__version__} on {self.checked_images} random inputs: "
@@ -64,7 +68,9 @@ def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float
     than the one exported with, so the dynamic batch axis is exercised too). Nothing is written unless the
     check passes; a model that does not export or does not match raises ``ExportError`` saying which and
     why."""
-    name, size = card["model"], model.input_spec.size
+    # the side the checkpoint was trained at (the card's input_size), not the model's default
+    spec = card_input_spec(model, card)
+    name, size = card["model"], spec.size
     net = LogitsOnly(model).eval()
     g = torch.Generator().manual_seed(seed)
     example, check = torch.randn(2, 3, size, size, generator=g), torch.randn(3, 3, size, size, generator=g)
@@ -84,7 +90,7 @@ def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float
                           f"{type(e).__name__}: {reason}") from e
     proto = program.model_proto
     meta = {"ferbench.model": name, "ferbench.classes": json.dumps(card["classes"]),
-            "ferbench.input_spec": json.dumps(card.get("input_spec") or {}),
+            "ferbench.input_spec": json.dumps(dataclasses.asdict(spec)),
             "ferbench.checkpoint_sha256": card.get("checkpoint_sha256") or ""}
     onnx.helper.set_model_props(proto, meta)
     with atomic_path(dest) as tmp:
@@ -93,7 +99,7 @@ def export_onnx(model: nn.Module, card: dict, dest: str | Path, tolerance: float
         got = session.run(["logits"], {"image": check.numpy()})[0]
         diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
         report = ExportReport(Path(dest), diff, float(np.abs(want).max()), tolerance, len(check),
-                              time.perf_counter() - start)
+                              time.perf_counter() - start, spec)
         if not diff <= tolerance:
             raise ExportError(f"{name}: the ONNX graph does not reproduce torch: {report} "
                               f"(shapes {got.shape} vs {want.shape}); nothing written")

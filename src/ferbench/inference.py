@@ -42,6 +42,19 @@ def input_spec_at(net: nn.Module, input_size: int | None) -> InputSpec:
     return dataclasses.replace(spec, size=int(input_size)) if input_size else spec
 
 
+def card_input_spec(model: nn.Module, card: dict[str, Any]) -> InputSpec:
+    """The model's ``InputSpec`` at the card's ``input_size``, as the training loop built it."""
+    spec = input_spec_at(model, card.get("input_size"))
+    recorded = card.get("input_spec")
+    if recorded:  # the card's own record must agree, or the code changed since training
+        same = (int(recorded["size"]) == spec.size and bool(recorded.get("bgr", False)) == spec.bgr
+                and np.allclose(recorded["mean"], spec.mean) and np.allclose(recorded["std"], spec.std))
+        if not same:
+            raise ValueError(f"card input_spec {recorded} differs from {card['model']!r}'s {spec} "
+                             f"at input_size {card.get('input_size')}: the model code changed since training")
+    return spec
+
+
 class Classifier:
     """``probs(uint8 NHWC batch of aligned faces) -> [B, classes]`` softmax probabilities."""
 

@@ -30,8 +30,7 @@ from torch import nn
 from .align import NO_FACE, AlignConfig, FaceAligner, warp_to_template
 from .download import verify_sha256
 from .images import BLANK, MISSING_FILE, TRUNCATED, UNREADABLE, ImageRejected, load_rgb
-from .inference import Classifier, input_spec_at, load_weights
-from .models import InputSpec
+from .inference import Classifier, card_input_spec, load_weights
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -74,19 +73,6 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> t
         raise FileNotFoundError(f"{weights} not found (named by {card_path})")
     verify_sha256(weights, card["checkpoint_sha256"], f"checkpoint named by {card_path}")
     return load_weights(card["model"], len(card["classes"]), weights, card.get("model_kwargs"), device), card
-
-
-def input_spec(model: nn.Module, card: dict[str, Any]) -> InputSpec:
-    """The model's ``InputSpec`` at the card's ``input_size``, as the training loop built it."""
-    spec = input_spec_at(model, card.get("input_size"))
-    recorded = card.get("input_spec")
-    if recorded:  # the card's own record must agree, or the code changed since training
-        same = (int(recorded["size"]) == spec.size and bool(recorded.get("bgr", False)) == spec.bgr
-                and np.allclose(recorded["mean"], spec.mean) and np.allclose(recorded["std"], spec.std))
-        if not same:
-            raise ValueError(f"card input_spec {recorded} differs from {card['model']!r}'s {spec} "
-                             f"at input_size {card.get('input_size')}: the model code changed since training")
-    return spec
 
 
 def align_config(card: dict[str, Any]) -> AlignConfig:
@@ -222,7 +208,7 @@ class Predictor:
         self.device = torch.device(device)
         self.model, self.card = load_checkpoint(checkpoint, self.device)
         self.classes = list(self.card["classes"])
-        self.spec = input_spec(self.model, self.card)
+        self.spec = card_input_spec(self.model, self.card)
         self.align = align_config(self.card)
         self.aligner = FaceAligner(self.align, device=self.device)
         self.classifier = Classifier(self.model, self.spec, self.device, batch_size)

@@ -99,6 +99,22 @@ def test_the_command_exports_and_reports_the_check(tmp_path, capsys):
     assert "card.json not found: not a best-checkpoint folder" in capsys.readouterr().err
 
 
+def test_a_checkpoint_trained_at_another_side_exports_at_that_side(tmp_path, capsys):
+    """`train.input_size` (e.g. the demo's 48 px) is the side the graph must take, not the model's default."""
+    folder = best_folder(tmp_path / "best", "resnet18")
+    card = json.loads((folder / "card.json").read_text())
+    card["input_size"] = 48
+    card["input_spec"]["size"] = 48
+    (folder / "card.json").write_text(json.dumps(card))
+    assert main(["export", "--checkpoint", str(folder), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "image [N,3,48,48] RGB" in capsys.readouterr().out
+    graph = onnx.load(tmp_path / "m.onnx")
+    dims = [d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim[1:]]
+    assert dims == [3, 48, 48], dims
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert json.loads(meta["ferbench.input_spec"])["size"] == 48
+
+
 class DataDependent(FERModel):
     """Python control flow on a tensor's value: no static graph can hold it."""
 

@@ -25,10 +25,9 @@ def run(args: argparse.Namespace) -> int:
     except (ExportError, FileNotFoundError) as e:
         print(f"ferbench export: {e}", file=sys.stderr)
         return 2
-    spec = card.get("input_spec") or {}
-    size = model.input_spec.size
+    spec = report.spec
     print(f"exported {card['model']} ({args.checkpoint}) to {args.onnx} in {report.seconds:.0f} s: "
-          f"image [N,3,{size},{size}] {'BGR' if spec.get('bgr') else 'RGB'} /255, mean {spec.get('mean')}, "
-          f"std {spec.get('std')} -> logits [N,{len(card['classes'])}] ({', '.join(card['classes'])})")
+          f"image [N,3,{spec.size},{spec.size}] {'BGR' if spec.bgr else 'RGB'} /255, mean {list(spec.mean)}, "
+          f"std {list(spec.std)} -> logits [N,{len(card['classes'])}] ({', '.join(card['classes'])})")
     print(report)
     return 0

@@ -275,7 +275,8 @@ class Trainer:
             "device_name": dev_name,
             "pretrained": ({part: str(w.file) for part, w in job.pretrained.items()} if job.pretrained
                            else "none (trained from scratch)"),
-            "input_size": self.input_spec.size, "input_spec": dataclasses.asdict(self.input_spec), "recipe": dict(self.recipe), "torch": torch.__version__,
+            "input_size": self.input_spec.size, "input_spec": dataclasses.asdict(self.input_spec),
+            "recipe": dict(self.recipe), "torch": torch.__version__,
         }
         settings = {"recipe": dict(self.recipe), "model_kwargs": dict(job.model_kwargs),
                     "objective_kwargs": dict(job.objective_kwargs), "seed": self.seed,
