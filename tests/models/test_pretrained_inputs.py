@@ -76,7 +76,7 @@ def test_training_starts_from_the_weight_file_and_reruns_when_it_changes(tmp_pat
     res = snakemake(wd, FOLD, "--configfile", "config/demo.yaml", cfg)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     metrics = json.loads((wd / FOLD).read_text())
-    assert "w/resnet18_msceleb.pth" in metrics["pretrained"]
+    assert metrics["pretrained"] == {"backbone": "w/resnet18_msceleb.pth"}
     assert "matched 120, missing 0, unexpected 2" in (wd / "results/logs/train/dan/demo/0.log").read_text()
 
     code, out = _dry_run(wd, FOLD, cfg)
