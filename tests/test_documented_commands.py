@@ -66,11 +66,6 @@ def workdir(tmp_path_factory) -> Path:
 def test_documented_command_dry_runs(workdir, doc, command):
     argv = shlex.split(command)
     argv = [sys.executable, "-m", "snakemake", *argv[1:]]
-    if "--report" in argv:
-        # a report is made from a finished run (tests/test_workflow.py makes one); here the rest of the
-        # line must parse and plan
-        at = argv.index("--report")
-        del argv[at:at + 2]
     if "-n" not in argv and "--dry-run" not in argv:
         argv.insert(3, "-n")
     env = {**os.environ, "FERBENCH_SLURM_SITE": str(workdir / "site.yaml")}

@@ -114,7 +114,7 @@ def scheduler_ids(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 
 def fold_provenance(*, started: str, ended: str, inputs: InputHashes, settings: Mapping[str, Any],
-                    device: str, device_name: str, attempt: int | None) -> dict[str, Any]:
+                    device: str, device_name: str) -> dict[str, Any]:
     return {
         "code": code_version(),
         "inputs": inputs.result(),
@@ -126,5 +126,4 @@ def fold_provenance(*, started: str, ended: str, inputs: InputHashes, settings: 
         "started": started,
         "ended": ended,
         "slurm": scheduler_ids(),
-        "snakemake_attempt": attempt,
     }

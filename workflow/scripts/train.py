@@ -25,8 +25,6 @@ with tee_output(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent, resume_path=Path(p.resume),
         recipe=p.recipe, model_kwargs=p.model_kwargs, objective_kwargs=p.objective_kwargs,
         pretrained=pretrained, device=p.device, threads=snakemake.threads, amp=p.amp, input_size=p.input_size,
-        # recorded in provenance.json when the rule declares `resources: attempt=lambda wc, attempt: attempt`
-        attempt=getattr(snakemake.resources, "attempt", None),
     )
     # before anything initialises CUDA: a GPU of its own when several are visible (one workstation)
     with gpu_slot() if p.device != "cpu" else nullcontext():

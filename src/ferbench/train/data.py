@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..schemas import read_classes, read_label_table, read_split
+from ..schemas import PARTS, read_classes, read_label_table, read_split
 from .cache import open_cache, read_batch
-
-PARTS = ("train", "val", "test")
 
 
 class FoldData:

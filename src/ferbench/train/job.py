@@ -33,7 +33,6 @@ class TrainJob:
     threads: int = 1
     amp: bool = True
     input_size: int | None = None  # overrides the model's declared input side (e.g. 112 for a quick demo)
-    attempt: int | None = None  # Snakemake's attempt number, when the rule passes it (provenance only)
 
     @property
     def fold(self) -> str:

@@ -283,8 +283,7 @@ class Trainer:
                     "input_size": self.input_spec.size, "threads": job.threads, "amp": job.amp,
                     "resumed_after_epoch": self._resumed_after}
         prov = provenance.fold_provenance(started=self.started, ended=provenance.now(), inputs=self.inputs,
-                                          settings=settings, device=str(self.device), device_name=dev_name,
-                                          attempt=job.attempt)
+                                          settings=settings, device=str(self.device), device_name=dev_name)
         self.profile.add("provenance", time.perf_counter() - t0)
         metrics["profile"] = self.profile.summary()
         metrics = write_fold(job.out_dir, best_weights=best["weights"], history=history, metrics=metrics,
