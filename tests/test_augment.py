@@ -7,7 +7,8 @@ import torch
 from ferbench.models.base import InputSpec
 from torchvision.transforms import v2
 
-from ferbench.train.augment import BatchAugment, geometry_cpu, geometry_torch
+from ferbench.train import augment
+from ferbench.train.augment import BatchAugment, channels_last_pays, geometry_cpu, geometry_torch
 from ferbench.train.cache import read_batch
 
 SPEC = InputSpec(size=32, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -20,6 +21,17 @@ def _batch(n=6, size=48):
 def test_eval_resizes_and_normalises():
     out = BatchAugment({}, SPEC).eval(_batch())
     assert out.shape == (6, 3, 32, 32) and out.min() >= -1 and out.max() <= 1
+
+
+def test_batches_are_channels_last_only_where_convolutions_run_faster_so(monkeypatch):
+    assert channels_last_pays("cuda", 48) and not channels_last_pays("cpu", 48) and channels_last_pays("cpu", 224)
+    batch = _batch()
+    planar = BatchAugment({}, SPEC).eval(batch).clone()
+    assert planar.is_contiguous()
+    monkeypatch.setattr(augment, "CPU_CHANNELS_LAST_MIN_SIDE", 32)
+    last = BatchAugment({}, SPEC).eval(batch)
+    assert last.is_contiguous(memory_format=torch.channels_last) and not last.is_contiguous()
+    assert torch.equal(planar, last)  # the same values in either layout
 
 
 def test_same_generator_same_augmentation():
@@ -118,9 +130,9 @@ def test_flips_mirror_only_the_drawn_samples_before_the_warp(geometry):
 
 
 @pytest.mark.parametrize("mode, equal_at_least", [("nearest", 0.999), ("bilinear", 0.95)])
-def test_pil_and_grid_sample_geometry_agree(mode, equal_at_least):
-    # The CPU (PIL) and CUDA (torch kernels) backends must draw the same augmentation; bilinear
-    # differs at the image border, where PIL blends with the fill colour differently.
+def test_opencv_and_grid_sample_geometry_agree(mode, equal_at_least):
+    # The CPU (OpenCV) and CUDA (torch kernels) backends must draw the same augmentation; bilinear
+    # differs at the image border, where OpenCV blends with the fill colour differently.
     g = torch.Generator().manual_seed(3)
     smooth = torch.nn.functional.avg_pool2d(_batch(n=4, size=40).permute(0, 3, 1, 2).float(), 5, 1, 2)
     x = smooth.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
@@ -150,19 +162,3 @@ def test_read_batch_reads_sorted_rows_of_the_cache():
     assert torch.equal(read_batch(images, np.array([1, 3])), torch.from_numpy(images[[1, 3]]))
     with pytest.raises(ValueError, match="increasing order"):
         read_batch(images, np.array([3, 1]))
-
-
-def test_cpu_warps_shared_between_threads_give_the_same_batch():
-    x = _batch(n=8, size=32)
-    theta = torch.cat([_theta(0.1 * k, 1.0, 0.02 * k, -0.01 * k) for k in range(8)])
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = x.clone()
-        geometry_cpu(one, [1, 4], list(range(8)), theta, "bilinear")
-        torch.set_num_threads(2)  # the warps go to a pool of two threads
-        two = x.clone()
-        geometry_cpu(two, [1, 4], list(range(8)), theta, "bilinear")
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(one, two) and not torch.equal(one, x)

@@ -123,9 +123,8 @@ def test_an_interrupted_fold_resumes_to_the_same_metrics(fold, tmp_path, monkeyp
         train(job)
     assert not (job.out_dir / "metrics.json").exists()
     assert torch.load(job.resume_path, weights_only=True)["epoch_done"] == 2
-    # the prefetch and save threads stopped (the CPU warp pool is process-wide and idle between batches)
-    left = [t for t in threading.enumerate()
-            if t.name.startswith("ferbench-") and not t.name.startswith("ferbench-warp")]
+    # the prefetch and save threads stopped
+    left = [t for t in threading.enumerate() if t.name.startswith("ferbench-")]
     assert not left, left
     undo()
     resumed = train(job)

@@ -126,6 +126,16 @@ class FaceAligner:
 
         self.cfg = config
         self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
+        self._channels_last_nets()
+
+    def _channels_last_nets(self) -> None:
+        """MTCNN's max-pools take 3-5× longer on NCHW tensors than on channels-last ones on a CPU (most
+        of its time on small images); with channels-last weights every convolution's output, and so
+        every pool's input, is channels-last. The detections are the same."""
+        import torch
+
+        for net in (self.mtcnn.pnet, self.mtcnn.rnet, self.mtcnn.onet):
+            net.to(memory_format=torch.channels_last)
 
     def _detection_input(self, img: np.ndarray) -> tuple[np.ndarray, float, int]:
         """Upscale small images, reduce large ones, pad the border; returns image, scale and padding."""
@@ -295,7 +305,9 @@ def _worker_batch(span: tuple[int, int]) -> list[dict]:
 def _rows_in_pool(records: Sequence[SourceRecord], cfg: AlignConfig, writer: _Writer, workers: int
                   ) -> Iterator[list[dict]]:
     """Each batch's rows, in order, aligned and written by ``workers`` forked processes."""
-    spans = [(s, min(s + cfg.batch_size, len(records))) for s in range(0, len(records), cfg.batch_size)]
+    # at least four batches per worker, so that a short list still keeps every worker busy to the end
+    size = max(1, min(cfg.batch_size, -(-len(records) // (4 * workers))))
+    spans = [(s, min(s + size, len(records))) for s in range(0, len(records), size)]
     _WORKER.update(records=records, cfg=cfg, writer=writer)
     # an executor, not a multiprocessing.Pool: a worker that dies (e.g. out of memory) fails the stage
     try:

@@ -183,11 +183,12 @@ rule figure_gradcam:
         log("figures", "gradcam/{model}/{dataset}"),
     benchmark:
         bench("figures", "gradcam/{model}/{dataset}")
-    # the longest job after training: started before the small figures
+    # the longest job after training: started before the small figures. One thread: its time goes to
+    # matplotlib, and a job asking for two waits for both cores to be free, behind every small figure.
     priority: 1
     conda:
         FERBENCH_ENV
-    threads: 2
+    threads: 1
     params:
         results=lambda wc, input: layout.root_of(input.card, layout.BEST_CARD, **wc),
         k=3,

