@@ -3,7 +3,8 @@
 Parameters are those built (= those run in forward: dead official modules are not built) and the trainable
 subset; MACs come from ``torch.utils.flop_counter`` at batch 1 and the model's own input size (FLOPs / 2, the
 number papers call "FLOPs"); the train step is forward + objective (with extra views) + backward + Adam step
-at batch 8 on the CPU, the median of ``--steps`` timed steps after one warm-up step.
+at batch 8 on the CPU, the median of ``--steps`` timed steps after one warm-up step, as a training job runs
+it: the fused Adam of ``ferbench.train.optim``, model and batch channels-last where the job makes them so.
 
     python benchmarks/models.py [--models dan ddamfn] [--steps 3] [--threads 1] [--batch 8]
 
@@ -22,6 +23,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ferbench.models import create_model, list_models
+from ferbench.train.augment import channels_last_pays
+from ferbench.train.optim import build_optimizer
 
 
 def macs(model, size: int) -> float:
@@ -34,9 +37,12 @@ def macs(model, size: int) -> float:
 def train_step_seconds(model, objective, size: int, batch: int, steps: int, num_classes: int) -> float:
     model.train()
     x = torch.randn(batch, 3, size, size)
+    if channels_last_pays("cpu", size):
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.arange(batch) % num_classes
     params = [p for p in [*model.parameters(), *objective.parameters()] if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=1e-4)
+    opt = build_optimizer(params, {"optimizer": "adam", "lr": 1e-4})
     times = []
     for i in range(steps + 1):
         t0 = time.perf_counter()
