@@ -147,6 +147,26 @@ def test_opencv_and_grid_sample_geometry_agree(mode, equal_at_least):
     assert not torch.equal(a, x)
 
 
+def test_a_strided_batch_is_augmented_like_its_contiguous_copy():
+    aug = BatchAugment({"hflip": 0.5, "affine": {"p": 0.5, "degrees": 20, "translate": 0.1}}, SPEC)
+    strided = _batch(n=8, size=32).transpose(1, 2)  # a view: rows are columns
+    assert not strided.is_contiguous()
+    a = aug.augment(strided, torch.Generator().manual_seed(2))
+    b = aug.augment(strided.contiguous(), torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, strided)
+    with pytest.raises(ValueError, match="contiguous"):
+        geometry_cpu(strided.clone(), [0], [], torch.zeros(0, 2, 3), "nearest")
+
+
+@pytest.mark.parametrize("side", [64, 96])  # RandAugment's output as is, and resized
+def test_randaugment_output_goes_on_to_flips_and_warps(side):
+    # from 64 px torchvision's ops hand back channels-last NCHW, i.e. a strided NHWC batch
+    spec = {"hflip": 1.0, "affine": {"p": 1.0, "degrees": 10}, "randaugment": {"num_ops": 3, "magnitude": 5}}
+    aug = BatchAugment(spec, InputSpec(size=64))
+    out = aug(_batch(n=8, size=side), torch.Generator().manual_seed(1))
+    assert out.shape == (8, 3, 64, 64) and torch.isfinite(out).all()
+
+
 def test_augment_keeps_the_callers_batch_unless_told_it_may_overwrite_it():
     aug = BatchAugment({"hflip": 1.0, "erasing": {"p": 1.0}}, SPEC)
     batch = _batch(size=32)

@@ -8,8 +8,8 @@ normalised float. The result is NCHW, in channels-last memory where convolutions
 
 What keeps this fast on a CPU too:
 
-* per-channel arithmetic runs on ``(rows, W·3)`` views with the channel constants tiled along the row,
-  so the innermost loop is a whole image row, not the 3 channels of one pixel;
+* per-channel arithmetic runs on whole rows: channels-last on ``(rows, W·3)`` views with the channel
+  constants tiled along the row, planar on each channel's plane, never on the 3 channels of one pixel;
 * flips, warps and erasing touch only the samples drawn for them, one sample at a time on a CPU:
   tensor advanced indexing (``x[idx] = ...``) copies byte by byte and costs more than the augmentation;
 * the affine warp of CPU tensors runs in OpenCV's warpAffine on the uint8 pixels; CUDA tensors go
@@ -80,6 +80,8 @@ def geometry_cpu(x: torch.Tensor, flips: list[int], warps: list[int], theta: tor
     warp is twice as fast as PIL's resampler, the one torchvision's RandomRotation runs in the seeds,
     and several times faster than grid_sample, which needs planar float and two transposes; it threads
     itself. ``theta`` becomes the inverse map between pixel indices (pixel centres at integers)."""
+    if not x.is_contiguous():
+        raise ValueError("geometry_cpu works in place on a contiguous NHWC batch")
     arr = x.numpy()
     for i in flips:
         cv2.flip(arr[i], 1, dst=arr[i])  # in place: a horizontal flip swaps within each row
@@ -186,7 +188,9 @@ class BatchAugment:
         x = self._randaugment(batch, g) if self.randaugment is not None else batch
         x = self._prepare(x)
         if x.data_ptr() == batch.data_ptr() and not inplace:
-            x = x.clone()
+            x = x.clone(memory_format=torch.contiguous_format)
+        elif not x.is_contiguous():  # OpenCV writes in place only into contiguous images
+            x = x.contiguous()
         self._geometry(x, g)
         x = self._colour(x, g)
         self._erase(x, g)
