@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -113,3 +115,16 @@ def test_the_report_opens_in_chromium_and_shows_the_table_and_a_figure(demo_run,
         # not a blank page: the content area has dark text/plot pixels and several colours
         assert (content.sum(axis=2) < 200).mean() > 0.001, name
         assert len(np.unique(content.reshape(-1, 3), axis=0)) > 50, name
+
+
+def test_end_job_flushes_and_skips_the_teardown():
+    """A workflow script's last line: what it printed reaches the pipe, exit handlers do not run."""
+    code = ("import atexit, sys\n"
+            "from ferbench.logs import end_job\n"
+            "atexit.register(lambda: print('teardown ran'))\n"
+            "print('outputs written'); print('to stderr', file=sys.stderr)\n"
+            "end_job()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "outputs written\n"
+    assert done.stderr == "to stderr\n"

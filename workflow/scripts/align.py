@@ -5,7 +5,7 @@ import torch
 from ferbench.align import AlignConfig, align_dataset
 from ferbench.datasets import get_adapter
 from ferbench.device import resolve_device
-from ferbench.logs import tee_output
+from ferbench.logs import end_job, tee_output
 from ferbench.schemas import write_alignment
 
 with tee_output(snakemake.log[0]):
@@ -23,3 +23,5 @@ with tee_output(snakemake.log[0]):
                           workers=snakemake.threads)
     Path(snakemake.output.images).mkdir(parents=True, exist_ok=True)
     write_alignment(snakemake.output.table, table)
+
+end_job()  # outputs are written; skip the ~1 s teardown of torch at exit

@@ -1,7 +1,7 @@
 import torch
 
 from ferbench.cross import evaluate
-from ferbench.logs import tee_output
+from ferbench.logs import end_job, tee_output
 from ferbench.device import resolve_device
 
 with tee_output(snakemake.log[0]):
@@ -15,3 +15,5 @@ with tee_output(snakemake.log[0]):
     print(f"{w.model} trained on {w.train}, iteration {w.iteration}, tested on {w.test}: accuracy "
           f"{metrics['test_accuracy']:.4f} on {metrics['n_test']} images ({metrics['matching']['mode']}: "
           f"{', '.join(metrics['classes'])})")
+
+end_job()  # outputs are written; skip the ~1 s teardown of torch at exit

@@ -1,16 +1,19 @@
+import sys, time as _t0, psutil as _p0
+print("START", _t0.time() - _p0.Process().create_time(), file=sys.stderr)
 import os
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 from ferbench.device import gpu_slot
-from ferbench.logs import tee_output
+from ferbench.logs import end_job, tee_output
 from ferbench.train import TrainJob, train
 
 # Test hook, never set by the workflow: folds named here ("model/dataset/iteration", comma-separated)
 # fail at start. SLURM jobs inherit it (the profile submits with --export=ALL).
 FAULT_ENV = "FERBENCH_FAIL_FOLDS"
 
+print("IMPORTED", _t0.time() - _p0.Process().create_time(), file=sys.stderr)
 with tee_output(snakemake.log[0]):
     w, p = snakemake.wildcards, snakemake.params
     fold = f"{w.model}/{w.dataset}/{w.iteration}"
@@ -30,3 +33,5 @@ with tee_output(snakemake.log[0]):
     with gpu_slot() if p.device != "cpu" else nullcontext():
         metrics = train(job)
     print(f"test accuracy {metrics['test_accuracy']:.4f}, balanced {metrics['test_balanced_accuracy']:.4f}")
+
+end_job()  # outputs are written; skip the ~1 s teardown of torch at exit
