@@ -2,10 +2,14 @@ import os
 import stat
 
 import matplotlib as mpl
+import numpy as np
 import pytest
+from PIL import Image
 
 from ferbench.figures import save
-from ferbench.figures.style import MODEL_PALETTE, model_colors, new_figure, shades, styled
+from ferbench.figures.gradcam import gradcam_figure
+from ferbench.figures.save import PAD_INCHES
+from ferbench.figures.style import MODEL_PALETTE, RC, model_colors, new_figure, shades, styled
 
 
 @styled
@@ -30,6 +34,28 @@ def test_save_writes_png_and_pdf_with_umask_modes(tmp_path, umask_027):
     for p in written:
         assert stat.S_IMODE(p.stat().st_mode) == 0o640  # 0666 & ~027, not mkstemp's 0600
     assert sorted(x.name for x in (tmp_path / "sub").iterdir()) == ["fig.pdf", "fig.png"]  # no temp files
+
+
+@pytest.mark.parametrize("title", [
+    "Grad-CAM: dan on demo, fold 2, test images (up to 3 correct and 3 wrong per class); titles: prediction "
+    "and its probability",
+    "a title wider than the grid below it, which the saved box must keep whole, with a margin on both sides",
+])
+def test_save_keeps_the_pad_around_a_grid_of_faces(tmp_path, title):
+    # Grad-CAM's grid, whose title is its widest part: a box computed at another resolution than the
+    # saved one cut into the first title (3-4 px left of the 7.5 px pad) and left 10 px around the second
+    rng = np.random.default_rng(0)
+    true = np.repeat(np.arange(5), 3)
+    pred = true.copy()
+    pred[::4] = (pred[::4] + 1) % 5
+    fig = gradcam_figure(rng.integers(0, 255, (15, 48, 48, 3), dtype=np.uint8), rng.random((15, 48, 48)),
+                         true, pred, rng.random(15), ["angry", "happy", "neutral", "sad", "surprise"],
+                         title=title)
+    png = np.asarray(Image.open(save(fig, tmp_path / "g")[0]).convert("L"))
+    cols, rows = np.flatnonzero((png < 200).any(axis=0)), np.flatnonzero((png < 200).any(axis=1))
+    margins = {"left": cols[0], "right": png.shape[1] - 1 - cols[-1], "top": rows[0]}
+    pad = PAD_INCHES * RC["savefig.dpi"]
+    assert all(pad - 2 <= m <= pad + 2 for m in margins.values()), (margins, pad)
 
 
 def test_save_is_deterministic(tmp_path):

@@ -1,5 +1,3 @@
-import sys, time as _t0, psutil as _p0
-print("START", _t0.time() - _p0.Process().create_time(), file=sys.stderr)
 import os
 from contextlib import nullcontext
 from dataclasses import replace
@@ -13,7 +11,6 @@ from ferbench.train import TrainJob, train
 # fail at start. SLURM jobs inherit it (the profile submits with --export=ALL).
 FAULT_ENV = "FERBENCH_FAIL_FOLDS"
 
-print("IMPORTED", _t0.time() - _p0.Process().create_time(), file=sys.stderr)
 with tee_output(snakemake.log[0]):
     w, p = snakemake.wildcards, snakemake.params
     fold = f"{w.model}/{w.dataset}/{w.iteration}"

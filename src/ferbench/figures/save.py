@@ -27,9 +27,9 @@ def save(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> l
     written = []
     with mpl.rc_context(RC):
         # Lay out and crop once for all formats: the constrained layout and the tight box are most of
-        # the cost of a grid of faces, and savefig would compute both again per format. The figure
-        # keeps the frozen layout afterwards. Laid out at the saving resolution: text extents (so the
-        # box) depend on it.
+        # the cost of a grid of faces, and savefig would compute both again per format. Laid out at
+        # the saving resolution, because text extents (so the box) depend on it; the figure keeps that
+        # dpi and the frozen layout afterwards.
         fig.set_dpi(mpl.rcParams["savefig.dpi"])
         fig.draw_without_rendering()
         box = fig.get_tightbbox().padded(PAD_INCHES)
