@@ -9,6 +9,10 @@ on a fresh folder (which also creates the folds' folders and grid.json at parse 
 second time is reported: the wall time of the whole command and the CPU time it used (machine load
 inflates the first, not the second). The per-job time must not grow with the grid.
 
+Beside each grid, the floor: Snakemake alone planning the same number of jobs of a one-rule Snakefile
+(no inputs, no functions, no config), i.e. what any workflow of that size pays for start-up and
+scheduling before its own rules cost anything.
+
     python benchmarks/dag.py [--profile FILE]   # FILE: cProfile of the default grid's dry run
 
 Prints one line per grid, ``N jobs: S s``, and last ``seconds X.X``, the default grid's wall time.
@@ -85,6 +89,15 @@ def make_grid(dest: Path, extra: list[str] | None, iterations: int | None,
     return ["--configfile", "config/config.yaml", "grid.yaml"]
 
 
+def bare_grid(dest: Path, jobs: int) -> None:
+    """A Snakefile of ``jobs`` jobs of one rule that touches one file: Snakemake's own floor."""
+    dest.mkdir(parents=True)
+    (dest / "Snakefile").write_text(
+        f"rule all:\n    input: expand('out/{{i}}.txt', i=range({jobs - 1}))\n\n"
+        "rule touch:\n    output: 'out/{i}.txt'\n    shell: 'touch {output}'\n"
+    )
+
+
 def dry_run(folder: Path, args: list[str]) -> tuple[int, float, float]:
     """Jobs planned, wall seconds and CPU seconds of one `snakemake -n`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -114,8 +127,13 @@ def main() -> None:
             cli = make_grid(folder, *GRIDS[name])
             dry_run(folder, cli)  # first run: creates the folds' folders and grid.json
             jobs, wall, cpu = dry_run(folder, cli)
+            bare = Path(tmp) / f"{name}-bare"
+            bare_grid(bare, jobs)
+            dry_run(bare, [])  # as above: the second run is reported
+            bare_jobs, bare_wall, _ = dry_run(bare, [])
+            assert bare_jobs == jobs, (bare_jobs, jobs)
             print(f"{jobs} jobs: {wall:.1f} s  (CPU {cpu:.1f} s, {1000 * cpu / jobs:.2f} ms per job; "
-                  f"{name} grid)", flush=True)
+                  f"{name} grid; Snakemake alone, {jobs} jobs of one rule: {bare_wall:.1f} s)", flush=True)
             if name == "default":
                 default_wall = wall
                 if args.profile:

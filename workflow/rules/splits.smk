@@ -8,6 +8,8 @@ rule split:
         log("split", "{dataset}/{protocol}/{iteration}"),
     benchmark:
         bench("split", "{dataset}/{protocol}/{iteration}")
+    # each split gates its folds: all of them first, so the scheduler picks among every fold
+    priority: 1
     localrule: True
     conda:
         FERBENCH_ENV
