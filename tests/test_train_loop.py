@@ -154,6 +154,36 @@ def test_an_epoch_is_logged_only_once_its_resume_state_is_on_disk(fold, tmp_path
     assert saved == [1] and "epoch 1/4" in out and "epoch 2/4" not in out
 
 
+def test_the_resume_state_is_written_once_resume_every_s_has_passed(fold, tmp_path, monkeypatch, capsys):
+    """Short epochs save their resume state at most every ``resume_every_s`` (copying and writing it each
+    epoch cost as much as evaluating); 0 saves after every epoch. Saving or not changes no result."""
+    import ferbench.train.loop as loop
+
+    clock = iter(range(0, 10_000, 25))  # every reading of the loop's clock 25 s after the last
+    monkeypatch.setattr(loop, "time", type("Clock", (), {"perf_counter": staticmethod(time.perf_counter),
+                                                         "monotonic": staticmethod(lambda: next(clock))}))
+    saved = []
+    original = ResumeFile.save
+
+    def record(self, state):
+        saved.append(state["epoch_done"])
+        original(self, state)
+
+    monkeypatch.setattr(ResumeFile, "save", record)
+    every = train(_job(fold, tmp_path / "every", resume_every_s=0))
+    assert saved == [1, 2, 3, 4]
+    saved.clear()
+    capsys.readouterr()
+    sparse = train(_job(fold, tmp_path / "sparse", resume_every_s=60))
+    # fold start at 0 s; epochs end at 25, 50, 75 (75 s since the start: saved), 100 s
+    assert saved == [3]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "] epoch " in ln]
+    assert [ln.split("] epoch ")[1].split()[0] for ln in lines] == ["1/4", "2/4", "3/4", "4/4"], lines
+    for key in ("test_accuracy", "test_loss", "best_val_accuracy", "best_epoch"):
+        assert sparse[key] == every[key], key
+    assert not (tmp_path / "sparse" / "resume" / "state.pt").exists()
+
+
 KILLED_SAVE = """
 import sys, time, torch
 from ferbench.train.resume import ResumeFile

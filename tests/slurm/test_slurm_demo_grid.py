@@ -138,12 +138,14 @@ def test_one_more_iteration_trains_only_its_folds_through_the_profile(grid, slur
 
 def test_a_training_job_killed_mid_way_resumes_from_its_last_epoch(grid, slurm_cluster):
     """scancel sends SIGTERM (then SIGKILL after KillWait), as at preemption or the time limit. The
-    training saves its resume state after every epoch; the resubmitted job (profile `retries`)
+    training saves its resume state after every epoch here (`resume_every_s: 0`: the tiny epochs would
+    otherwise finish the fold before the default 60 s); the resubmitted job (profile `retries`)
     continues from there and the fold ends with every epoch in its history."""
     wd, _ = grid
     epochs = 16
     fold = "results/runs/resnet18/demo/0"
-    write_config(wd, "long.yaml", {"train": {"overrides": {"epochs": epochs, "patience": epochs}}})
+    write_config(wd, "long.yaml", {"train": {"resume_every_s": 0,
+                                             "overrides": {"epochs": epochs, "patience": epochs}}})
     state = wd / "results/resume/resnet18/demo/0/state.pt"
     assert not state.exists()
 

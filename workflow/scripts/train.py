@@ -25,6 +25,8 @@ with tee_output(snakemake.log[0]):
         out_dir=Path(snakemake.output.metrics).parent, resume_path=Path(p.resume),
         recipe=p.recipe, model_kwargs=p.model_kwargs, objective_kwargs=p.objective_kwargs,
         pretrained=pretrained, device=p.device, threads=snakemake.threads, amp=p.amp, input_size=p.input_size,
+        # from the config, not a param: it changes no result, so changing it must not retrain finished folds
+        resume_every_s=snakemake.config["train"]["resume_every_s"],
     )
     # before anything initialises CUDA: a GPU of its own when several are visible (one workstation)
     with gpu_slot() if p.device != "cpu" else nullcontext():

@@ -33,6 +33,9 @@ class TrainJob:
     threads: int = 1
     amp: bool = True
     input_size: int | None = None  # overrides the model's declared input side (e.g. 112 for a quick demo)
+    # the resume state is written after an epoch once this long has passed since the last write (0: after
+    # every epoch); a killed job loses at most this much training and one epoch
+    resume_every_s: float = 0.0
 
     @property
     def fold(self) -> str:

@@ -217,6 +217,7 @@ class Trainer:
         bad = state["bad_epochs"] if state else 0
         history: list[dict] = state["history"] if state else []
 
+        self._last_save = time.monotonic()
         with PreemptionSignals(job.resume_path):
             try:
                 for epoch in range(first, epochs):
@@ -251,9 +252,17 @@ class Trainer:
                 f"val acc {val['accuracy']:.4f}{' *' if improved else ''}  {seconds:.1f} s, "
                 f"{images / seconds:.1f} images/s")
         with self.profile.phase("checkpoint"):
-            # the line is printed once the state is on disk: a logged epoch is a saved one
-            self.resume.save_in_background(self._state(epoch + 1, best, bad, history),
-                                           then=lambda: print(line, flush=True))
+            # Copying and writing the state costs about as much as evaluating a small validation set
+            # (DAN: 316 MB, 0.1 s to copy and 0.4 s to write per epoch), so short epochs write it at
+            # most every resume_every_s. When it is written, the line is printed once it is on disk.
+            now = time.monotonic()
+            if now - self._last_save >= self.job.resume_every_s:
+                self._last_save = now
+                self.resume.save_in_background(self._state(epoch + 1, best, bad, history),
+                                               then=lambda: print(line, flush=True))
+            else:
+                self.resume.wait()  # the previous epoch's line first
+                print(line, flush=True)
         self.profile.end_epoch(time.perf_counter() - t0)
         return best, bad
 

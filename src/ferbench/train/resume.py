@@ -1,10 +1,11 @@
 """Resuming a fold after preemption, a time limit or a crash.
 
-* The state of the last completed epoch is saved after every epoch (atomically) to a path outside the
-  declared outputs, which Snakemake deletes when a job fails. It is copied at the epoch's end and
-  written by a background thread while the next epoch trains (``torch.save`` of a ResNet-18 with Adam
-  moments writes ~130 MB); the epoch's log line is printed by that thread once the file is on disk, so
-  a log never claims a saved epoch that is not. A job that stops waits for the write to finish.
+* The state of the last completed epoch is saved (atomically) to a path outside the declared outputs,
+  which Snakemake deletes when a job fails: after every epoch, or after the first epoch that ends
+  ``TrainJob.resume_every_s`` after the last save. It is copied at the epoch's end and written by a
+  background thread while the next epoch trains (``torch.save`` of a ResNet-18 with Adam moments writes
+  ~130 MB); that epoch's log line is printed by the thread once the file is on disk, so a log never
+  claims a saved epoch that is not. A job that stops waits for the write to finish.
 * SIGTERM/SIGUSR1 (sent by SLURM before a kill, at the time limit or at preemption) stop the job with
   :class:`Preempted`; the next attempt continues from the last saved epoch.
 * A job killed while saving leaves a temp file beside the state; the next attempt removes it.
@@ -52,7 +53,7 @@ class PreemptionSignals:
 
 
 class ResumeFile:
-    """The resume state of one fold: ``save`` after each epoch, ``load`` at start, ``remove`` when done."""
+    """The resume state of one fold: ``save`` after an epoch, ``load`` at start, ``remove`` when done."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
