@@ -79,8 +79,8 @@ def test_the_demo_dag_end_to_end_then_nothing_to_do(demo_run):
 
 def test_splits_are_scheduled_before_training(tmp_path):
     """A split gates its folds: the split rule outranks training, so all splits are made before training
-    fills the cores. Without it a split could wait behind a whole training job, its folds with it (the
-    demo's last fold started 25 s late that way). Read from the dry run: Snakemake prints a job's
+    fills the cores. Without it a split could wait behind a whole training job, its folds with it (in one
+    demo run a split started 25 s late that way and training ended 10 s later). Read from the dry run: Snakemake prints a job's
     priority when it is not 0."""
     wd = workflow_copy(tmp_path)
     res = snakemake(wd, "-n", "--configfile", "config/demo.yaml")
