@@ -1,8 +1,7 @@
 """Face alignment: batched MTCNN (facenet-pytorch) and a 5-point similarity transform.
 
 For each record: decode (``ferbench.images``), crop the dataset's own box if it has one (ExpW,
-AffectNet), detect with MTCNN (``ferbench.cascade`` on facenet-pytorch's nets) in batches of
-equal-sized images, keep the most confident face, and warp
+AffectNet), detect with MTCNN in batches of equal-sized images, keep the most confident face, and warp
 its 5 landmarks onto a fixed template at the configured output size. Images with no face follow the
 configured policy (``center`` crop fallback or ``exclude``); either way it is recorded.
 
@@ -12,8 +11,8 @@ original pixels. A batch holds only those reduced copies: an original larger tha
 again for its warp, so memory does not grow with batch size times photo size.
 
 On the CPU, ``align_dataset(workers=N)`` runs N forked processes of one torch thread each, every one
-aligning and writing whole batches: between its convolutions MTCNN runs many small ops and NMS
-that one process with N torch threads runs on one core (demo faces: 65 vs 49 images/s on 2 cores).
+aligning and writing whole batches: MTCNN's later stages are per-candidate Python (box crops, NMS),
+which one process with N torch threads cannot spread over the cores.
 """
 
 from __future__ import annotations
@@ -130,11 +129,10 @@ class FaceAligner:
         self._channels_last_nets()
 
     def _channels_last_nets(self) -> None:
-        """MTCNN's nets tuned for a CPU (``cascade.for_cpu``): the same outputs, 2x faster."""
-        from .cascade import for_cpu
+        """MTCNN's nets in channels-last memory with a faster PReLU (``mtcnn_cpu``): same detections."""
+        from .mtcnn_cpu import tune_for_cpu
 
-        for net in (self.mtcnn.pnet, self.mtcnn.rnet, self.mtcnn.onet):
-            for_cpu(net)
+        tune_for_cpu(self.mtcnn)
 
     def _detection_input(self, img: np.ndarray) -> tuple[np.ndarray, float, int]:
         """Upscale small images, reduce large ones, pad the border; returns image, scale and padding."""
@@ -159,6 +157,8 @@ class FaceAligner:
 
     def _detect_all(self, prepared: Sequence[tuple[np.ndarray, float, int]]
                     ) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+        import torch
+
         # Images are grouped by shape because MTCNN batches only equal-sized images.
         results: list = [[] for _ in prepared]
         groups: dict[tuple, list[int]] = {}
@@ -168,23 +168,17 @@ class FaceAligner:
             for start in range(0, len(idx), self.cfg.batch_size):
                 chunk = idx[start : start + self.cfg.batch_size]
                 batch = np.stack([prepared[i][0] for i in chunk])
-                for i, (boxes, probs, points) in zip(chunk, self._detect_batch(batch)):
+                with torch.inference_mode():
+                    boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+                for i, b, p, pts in zip(chunk, boxes, probs, points):
+                    if b is None or len(b) == 0:
+                        continue
                     _, scale, pad = prepared[i]
-                    for box, prob, lm in zip(boxes, probs, points):  # most confident first
-                        box = (np.asarray(box, dtype=np.float64) - pad) / scale
-                        lm = (np.asarray(lm, dtype=np.float64) - pad) / scale
-                        results[i].append((box, float(prob), lm))
+                    for k in np.argsort(-np.asarray(p, dtype=np.float64), kind="stable"):
+                        box = (np.asarray(b[k], dtype=np.float64) - pad) / scale
+                        lm = (np.asarray(pts[k], dtype=np.float64) - pad) / scale
+                        results[i].append((box, float(p[k]), lm))
         return results
-
-    def _detect_batch(self, batch: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(boxes, scores, landmarks) per image of an (N, H, W, 3) uint8 batch, by ``cascade.detect``."""
-        import torch
-
-        from .cascade import detect
-
-        m = self.mtcnn
-        with torch.inference_mode():
-            return detect(batch, m.pnet, m.rnet, m.onet, m.min_face_size, m.factor, tuple(m.thresholds))
 
     def _source(self, rec: SourceRecord) -> np.ndarray:
         """The record's pixels as detection sees them: decoded, cropped to the dataset's box."""
