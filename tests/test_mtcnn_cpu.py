@@ -10,15 +10,15 @@ from ferbench.mtcnn_cpu import RowPReLU, tune_for_cpu
 
 
 def test_row_prelu_is_bit_identical_to_prelu():
-    prelu = torch.nn.PReLU(10)
-    with torch.no_grad():
-        prelu.weight.uniform_(-1, 1)
-    fast = RowPReLU(prelu)
     x = torch.randn(3, 10, 17, 13)
-    with torch.inference_mode():
-        for t in (x.contiguous(memory_format=torch.channels_last), x, torch.randn(5, 10)):
-            got, want = fast(t), prelu(t)
-            assert torch.equal(got, want) and got.stride() == want.stride()
+    for prelu in (torch.nn.PReLU(10), torch.nn.PReLU()):  # a slope per channel, and one for all
+        with torch.no_grad():
+            prelu.weight.uniform_(-1, 1)
+        fast = RowPReLU(prelu)
+        with torch.inference_mode():
+            for t in (x.contiguous(memory_format=torch.channels_last), x, torch.randn(5, 10)):
+                got, want = fast(t), prelu(t)
+                assert torch.equal(got, want) and got.stride() == want.stride()
 
 
 def test_tuned_nets_give_the_same_outputs():

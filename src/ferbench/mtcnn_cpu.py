@@ -24,7 +24,8 @@ class RowPReLU(torch.nn.Module):
         self.weight = prelu.weight
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
+        shared = self.weight.numel() == 1  # one slope for all channels: PyTorch's kernel is fast then
+        if shared or x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
             return torch.prelu(x, self.weight)
         n, c, h, w = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(n * h, w * c)  # a view: the channels-last memory in order
