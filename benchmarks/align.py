@@ -60,12 +60,12 @@ def web_photos(folder: Path, n: int, side: int = 640) -> list[SourceRecord]:
 @contextlib.contextmanager
 def shipped_nets():
     """facenet-pytorch's MTCNN as a user gets it: its nets left in NCHW memory."""
-    tune = FaceAligner._channels_last_nets
-    FaceAligner._channels_last_nets = lambda self: None
+    tune = FaceAligner._tune_nets
+    FaceAligner._tune_nets = lambda self: None
     try:
         yield
     finally:
-        FaceAligner._channels_last_nets = tune
+        FaceAligner._tune_nets = tune
 
 
 def timed(records, folder: Path, batch: int, workers: int, threads: int, shipped: bool):

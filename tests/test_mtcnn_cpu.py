@@ -43,7 +43,7 @@ def test_tuned_nets_find_the_same_faces_and_landmarks(shared_data, small_demo, m
         img = PIL.Image.open(f).convert("RGB").resize((320, 240), PIL.Image.Resampling.BILINEAR)
         images.append(np.asarray(img))
     tuned = FaceAligner(AlignConfig()).detect_all(images)
-    monkeypatch.setattr(FaceAligner, "_channels_last_nets", lambda self: None)
+    monkeypatch.setattr(FaceAligner, "_tune_nets", lambda self: None)
     shipped = FaceAligner(AlignConfig()).detect_all(images)
     assert sum(len(faces) > 1 for faces in shipped) >= 3 and all(shipped[: len(images) - 7])
     for got, want in zip(tuned, shipped):

@@ -126,10 +126,10 @@ class FaceAligner:
 
         self.cfg = config
         self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(config.thresholds), post_process=False)
-        self._channels_last_nets()
+        self._tune_nets()
 
-    def _channels_last_nets(self) -> None:
-        """MTCNN's nets in channels-last memory with a faster PReLU (``mtcnn_cpu``): same detections."""
+    def _tune_nets(self) -> None:
+        """MTCNN's nets tuned for the CPU (``mtcnn_cpu``: channels-last memory, a faster PReLU): same detections."""
         from .mtcnn_cpu import tune_for_cpu
 
         tune_for_cpu(self.mtcnn)
