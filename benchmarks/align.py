@@ -2,10 +2,10 @@
 
 Both run ``ferbench.align.align_dataset`` on the same records (decode, detect, warp, write the JPEG):
 the baseline with batches of one image in one process (1 or 2 torch threads, the faster counts) and
-facenet-pytorch's nets as shipped (NCHW), ours with batches of 32 in ``--workers`` processes of one
+facenet-pytorch's nets as shipped, ours with batches of 32 in ``--workers`` processes of one
 torch thread each and the nets tuned for the CPU (``ferbench.mtcnn_cpu``: channels-last, PReLU read as
 image rows), which is what the align rule runs. Two more lines separate the
-gains: the per-image path with channels-last nets, and the batched path in one process with 2 torch
+gains: the per-image path with tuned nets, and the batched path in one process with 2 torch
 threads. Detections must agree: the same images found, landmarks within 1 px. Every line is timed
 after one untimed pass over the same images in the parent, so that all start with oneDNN's kernels
 for these shapes built (forked workers inherit them).
@@ -59,7 +59,7 @@ def web_photos(folder: Path, n: int, side: int = 640) -> list[SourceRecord]:
 
 @contextlib.contextmanager
 def shipped_nets():
-    """facenet-pytorch's MTCNN as a user gets it: its nets left in NCHW memory."""
+    """facenet-pytorch's MTCNN as a user gets it: NCHW nets with PyTorch's PReLU (no ``tune_for_cpu``)."""
     tune = FaceAligner._tune_nets
     FaceAligner._tune_nets = lambda self: None
     try:
@@ -96,9 +96,9 @@ def case(name: str, records, tmp: Path, workers: int) -> float:
     timed(records, tmp / f"{name[:4]}_warm", 32, 1, 1, False)
     configs = {"one call per image, shipped nets (1 process, torch threads 1)": (1, 1, 1, True),
                "one call per image, shipped nets (1 process, torch threads 2)": (1, 1, 2, True),
-               "one call per image, channels-last nets (1 process, threads 1)": (1, 1, 1, False),
-               "batched 32, channels-last nets (1 process, torch threads 2)": (32, 1, 2, False),
-               f"batched 32, channels-last nets ({workers} processes, threads 1): ours": (32, workers, 1, False)}
+               "one call per image, tuned nets (1 process, torch threads 1)": (1, 1, 1, False),
+               "batched 32, tuned nets (1 process, torch threads 2)": (32, 1, 2, False),
+               f"batched 32, tuned nets ({workers} processes, torch threads 1): ours": (32, workers, 1, False)}
     runs = {label: timed(records, tmp / f"{name[:4]}_{b}_{w}_{t}_{s}", b, w, t, s)
             for label, (b, w, t, s) in configs.items()}
     ours = runs[list(configs)[-1]]
